@@ -1,0 +1,88 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Preconditions must hold for a delete to proceed.
+type Preconditions struct {
+	UID             *types.UID
+	ResourceVersion *string
+}
+
+func (p *Preconditions) check(key string, obj runtime.Object) error {
+	if p == nil {
+		return nil
+	}
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return err
+	}
+	if p.UID != nil && *p.UID != m.GetUID() {
+		return fmt.Errorf("%s: precondition failed: UID in precondition: %v, UID in object meta: %v: %w", key, *p.UID, m.GetUID(), ErrConflict)
+	}
+	if p.ResourceVersion != nil && *p.ResourceVersion != m.GetResourceVersion() {
+		return fmt.Errorf("%s: precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v: %w", key, *p.ResourceVersion, m.GetResourceVersion(), ErrConflict)
+	}
+	return nil
+}
+
+// Delete removes the named object with its index entries and claims, after
+// checking pre against its current state (re-checked if the object changes
+// under the delete). It returns the object's last state.
+//
+// Transaction: If(ModRevision(key)==rev)
+// Then(Delete(key), Delete(index...), Delete(claim...)) Else(Get(key)).
+func (s *Store) Delete(ctx context.Context, r *Resource, namespace, name string, pre *Preconditions) (runtime.Object, error) {
+	key := r.Key(namespace, name)
+	cur, _, err := s.read(ctx, r, key)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		if err := pre.check(key, cur); err != nil {
+			return nil, err
+		}
+		rev, err := Revision(cur)
+		if err != nil {
+			return nil, err
+		}
+		then := []clientv3.Op{clientv3.OpDelete(key)}
+		for _, k := range r.indexKeys(cur) {
+			then = append(then, clientv3.OpDelete(k))
+		}
+		for _, k := range r.claimKeys(cur) {
+			then = append(then, clientv3.OpDelete(k))
+		}
+		resp, err := s.txn(ctx, "delete", r.Name,
+			[]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", rev)},
+			then, []clientv3.Op{clientv3.OpGet(key)})
+		if err != nil {
+			return nil, etcdError(key, err)
+		}
+		if resp.Succeeded {
+			return cur, nil
+		}
+		kv := rangeResult(resp, 0)
+		if kv == nil {
+			return nil, notFound(key)
+		}
+		cur = r.New()
+		if err := s.codec.decode(kv.Value, cur, kv.ModRevision); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", key, err)
+		}
+	}
+}
+
+// IsNotFound reports whether err is, or wraps, ErrNotFound.
+func IsNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// IsConflict reports whether err is, or wraps, ErrConflict.
+func IsConflict(err error) bool { return errors.Is(err, ErrConflict) }

@@ -1,0 +1,126 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/url"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+)
+
+// EmbeddedConfig configures an etcd server run inside the calling process.
+type EmbeddedConfig struct {
+	// DataDir holds etcd's write-ahead log and database.
+	DataDir string
+	// ClientURL and PeerURL are where etcd listens, e.g.
+	// http://127.0.0.1:2379 and http://127.0.0.1:2380. Port 0 picks a free
+	// port; Endpoints reports the one chosen. Plain HTTP is served on
+	// loopback addresses only.
+	ClientURL, PeerURL string
+	// Name is the member's name; "default" when empty.
+	Name string
+	// LogLevel is etcd's own (zap) log level; "error" when empty.
+	LogLevel string
+	// UnsafeNoFsync skips fsync; for tests only, where losing data on a
+	// crash does not matter.
+	UnsafeNoFsync bool
+	// ReadyTimeout bounds the wait for etcd to serve; 60s when zero.
+	ReadyTimeout time.Duration
+}
+
+// Embedded is a running etcd server.
+type Embedded struct {
+	etcd      *embed.Etcd
+	endpoints []string
+}
+
+// StartEmbedded starts etcd and returns once it serves clients.
+func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
+	client, err := loopbackURL("etcd client", cfg.ClientURL)
+	if err != nil {
+		return nil, err
+	}
+	peer, err := loopbackURL("etcd peer", cfg.PeerURL)
+	if err != nil {
+		return nil, err
+	}
+	ec := embed.NewConfig()
+	ec.Dir = cfg.DataDir
+	if cfg.Name != "" {
+		ec.Name = cfg.Name
+	}
+	ec.ListenClientUrls = []url.URL{*client}
+	ec.AdvertiseClientUrls = []url.URL{*client}
+	ec.ListenPeerUrls = []url.URL{*peer}
+	ec.AdvertisePeerUrls = []url.URL{*peer}
+	ec.InitialCluster = ec.InitialClusterFromName(ec.Name)
+	ec.LogLevel = cfg.LogLevel
+	if ec.LogLevel == "" {
+		ec.LogLevel = "error"
+	}
+	ec.UnsafeNoFsync = cfg.UnsafeNoFsync
+	// Compaction is the store's job (RunCompactor), as with an external etcd.
+	ec.AutoCompactionRetention = "0"
+
+	e, err := embed.StartEtcd(ec)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded etcd in %s: %w", cfg.DataDir, err)
+	}
+	timeout := cfg.ReadyTimeout
+	if timeout == 0 {
+		timeout = 60 * time.Second
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+	case err := <-e.Err():
+		e.Close()
+		return nil, fmt.Errorf("embedded etcd: %w", err)
+	case <-time.After(timeout):
+		e.Server.Stop()
+		e.Close()
+		return nil, fmt.Errorf("embedded etcd in %s not ready after %s", cfg.DataDir, timeout)
+	}
+	endpoints := make([]string, 0, len(e.Clients))
+	for _, l := range e.Clients {
+		endpoints = append(endpoints, client.Scheme+"://"+l.Addr().String())
+	}
+	return &Embedded{etcd: e, endpoints: endpoints}, nil
+}
+
+// Endpoints returns the URLs clients reach the server at.
+func (e *Embedded) Endpoints() []string { return e.endpoints }
+
+// Err reports a fatal error of the running server.
+func (e *Embedded) Err() <-chan error { return e.etcd.Err() }
+
+// Close stops the server, waiting for in-flight requests and a clean close
+// of its database.
+func (e *Embedded) Close() { e.etcd.Close() }
+
+func loopbackURL(what, raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s URL %q: %w", what, raw, err)
+	}
+	if u.Scheme != "http" {
+		return nil, fmt.Errorf("%s URL %q: only http:// is supported until etcd TLS exists", what, raw)
+	}
+	host := u.Hostname()
+	ip := net.ParseIP(host)
+	if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, fmt.Errorf("%s URL %q: plain HTTP is served on loopback addresses only", what, raw)
+	}
+	return u, nil
+}
+
+// Wait blocks until ctx is done or the server fails.
+func (e *Embedded) Wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-e.etcd.Err():
+		return err
+	}
+}
