@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -174,4 +175,11 @@ func decodeContinue(token string) (rev int64, start string, err error) {
 func ContinueRevision(token string) (int64, error) {
 	rev, _, err := decodeContinue(token)
 	return rev, err
+}
+
+// ContinueToken returns the token that resumes, at revision rev, a list of
+// the keys under prefix after lastKey. Caches that serve a list's first
+// page use it, so the next pages come from etcd at the same revision.
+func ContinueToken(rev int64, prefix, lastKey string) string {
+	return encodeContinue(rev, strings.TrimPrefix(lastKey, prefix)+"\x00")
 }

@@ -1,0 +1,42 @@
+package watchcache
+
+import (
+	"sync/atomic"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+)
+
+// Encoder turns an object into its wire form. Its result for an object must
+// not change, since the cache keeps it for the object's lifetime.
+type Encoder func(runtime.Object) ([]byte, error)
+
+// Entry is one object as the cache holds it. Object is shared: read it,
+// never modify it.
+type Entry struct {
+	Key      string
+	Object   runtime.Object
+	Revision int64
+
+	encoder Encoder
+	encoded atomic.Pointer[[]byte]
+}
+
+// Encoded returns the object's wire form, encoding it on first use only.
+func (e *Entry) Encoded() ([]byte, error) {
+	if p := e.encoded.Load(); p != nil {
+		return *p, nil
+	}
+	b, err := e.encoder(e.Object)
+	if err != nil {
+		return nil, err
+	}
+	e.encoded.Store(&b)
+	return b, nil
+}
+
+// Event is one change delivered to a watcher.
+type Event struct {
+	Type  watch.EventType
+	Entry *Entry
+}
