@@ -10,8 +10,8 @@ import (
 	"sync"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 
@@ -49,7 +49,7 @@ type Cache struct {
 	objects  map[string]*Entry
 	sortMu   sync.Mutex // guards sorted, which readers build under mu.RLock
 	sorted   []string   // the keys of objects in order; nil when stale
-	rev      int64    // every change up to rev is applied
+	rev      int64      // every change up to rev is applied
 	revCh    chan struct{}
 	ready    bool
 	history  []change // a ring of the latest changes
