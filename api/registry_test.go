@@ -1,0 +1,111 @@
+package api
+
+import (
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+func TestEveryResourceIsComplete(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range All {
+		if r.Storage == nil || r.Storage.New == nil || r.Storage.NewList == nil {
+			t.Fatalf("%s has no storage description", r.Plural)
+		}
+		if _, ok := r.New().(interface{ GetName() string }); !ok {
+			t.Fatalf("%s objects have no metadata", r.Plural)
+		}
+		if gvks, _, err := Scheme.ObjectKinds(r.NewList()); err != nil || gvks[0].Kind != r.ListKind {
+			t.Fatalf("%s list kind %v %v, want %s", r.Plural, gvks, err, r.ListKind)
+		}
+		if seen[r.Storage.Name] {
+			t.Fatalf("two resources store under %s", r.Storage.Name)
+		}
+		seen[r.Storage.Name] = true
+		if Lookup(r.GroupVersionResource()) != r {
+			t.Fatalf("Lookup(%s) does not find it", r.GroupVersionResource())
+		}
+	}
+	if Lookup(schema.GroupVersionResource{Version: "v1", Resource: "gizmos"}) != nil {
+		t.Fatal("Lookup found an unserved resource")
+	}
+}
+
+func TestBeforeCreateFillsServerMetadata(t *testing.T) {
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: "web-", Namespace: "default"},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "nginx"}}},
+		Status:     corev1.PodStatus{Phase: corev1.PodRunning, PodIP: "1.2.3.4"},
+	}
+	if err := Pods.BeforeCreate(p); err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Name) != len("web-")+5 || p.UID == "" || p.CreationTimestamp.IsZero() || p.Generation != 1 {
+		t.Fatalf("metadata %+v", p.ObjectMeta)
+	}
+	if p.Status.Phase != corev1.PodPending || p.Status.PodIP != "" || p.Status.QOSClass != corev1.PodQOSBestEffort {
+		t.Fatalf("a created pod's status is the server's: %+v", p.Status)
+	}
+	if p.Spec.RestartPolicy != corev1.RestartPolicyAlways {
+		t.Fatal("defaults not applied")
+	}
+	n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n", Namespace: "stray"}}
+	if err := Nodes.BeforeCreate(n); err != nil || n.Namespace != "" {
+		t.Fatalf("cluster-scoped create kept namespace %q (%v)", n.Namespace, err)
+	}
+	bad := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "x", Namespace: "default"}}
+	if err := Pods.BeforeCreate(bad); !apierrors.IsInvalid(err) {
+		t.Fatalf("pod without containers: %v", err)
+	}
+}
+
+func TestBeforeUpdateKeepsServerFieldsAndCountsGeneration(t *testing.T) {
+	old := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "d", Namespace: "default"},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"a": "b"}},
+				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "nginx"}}},
+			},
+		},
+	}
+	if err := Deployments.BeforeCreate(old); err != nil {
+		t.Fatal(err)
+	}
+	old.ResourceVersion = "10"
+	old.Status.Replicas = 3
+
+	labelsOnly := old.DeepCopy()
+	labelsOnly.Labels = map[string]string{"x": "y"}
+	labelsOnly.Status = appsv1.DeploymentStatus{}
+	labelsOnly.UID = ""
+	if err := Deployments.BeforeUpdate(labelsOnly, old); err != nil {
+		t.Fatal(err)
+	}
+	if labelsOnly.Generation != 1 || labelsOnly.Status.Replicas != 3 || labelsOnly.UID != old.UID {
+		t.Fatalf("metadata-only update: generation %d status %d uid %q", labelsOnly.Generation, labelsOnly.Status.Replicas, labelsOnly.UID)
+	}
+	specChange := old.DeepCopy()
+	specChange.Spec.Template.Spec.Containers[0].Image = "nginx:2"
+	if err := Deployments.BeforeUpdate(specChange, old); err != nil {
+		t.Fatal(err)
+	}
+	if specChange.Generation != 2 {
+		t.Fatalf("spec change: generation %d, want 2", specChange.Generation)
+	}
+	status := old.DeepCopy()
+	status.Spec.Paused = true
+	status.Labels = map[string]string{"sneaky": "yes"}
+	status.Status.Replicas = 5
+	if err := Deployments.BeforeStatusUpdate(status, old); err != nil {
+		t.Fatal(err)
+	}
+	if status.Spec.Paused || status.Labels["sneaky"] != "" || status.Status.Replicas != 5 {
+		t.Fatalf("status update changed spec or labels, or lost status: %+v", status)
+	}
+}
