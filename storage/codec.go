@@ -76,3 +76,6 @@ func ParseRevision(rv string) (int64, error) {
 	}
 	return n, nil
 }
+
+// FormatRevision returns a revision as a resourceVersion string.
+func FormatRevision(rev int64) string { return strconv.FormatInt(rev, 10) }

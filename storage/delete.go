@@ -26,13 +26,26 @@ func (p *Preconditions) check(key string, obj runtime.Object) error {
 		return err
 	}
 	if p.UID != nil && *p.UID != m.GetUID() {
-		return fmt.Errorf("%s: precondition failed: UID in precondition: %v, UID in object meta: %v: %w", key, *p.UID, m.GetUID(), ErrConflict)
+		return &PreconditionError{Key: key, Message: fmt.Sprintf("Precondition failed: UID in precondition: %v, UID in object meta: %v", *p.UID, m.GetUID())}
 	}
 	if p.ResourceVersion != nil && *p.ResourceVersion != m.GetResourceVersion() {
-		return fmt.Errorf("%s: precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v: %w", key, *p.ResourceVersion, m.GetResourceVersion(), ErrConflict)
+		return &PreconditionError{Key: key, Message: fmt.Sprintf("Precondition failed: ResourceVersion in precondition: %v, ResourceVersion in object meta: %v", *p.ResourceVersion, m.GetResourceVersion())}
 	}
 	return nil
 }
+
+// Check returns a *PreconditionError when obj does not satisfy p.
+func (p *Preconditions) Check(key string, obj runtime.Object) error { return p.check(key, obj) }
+
+// PreconditionError reports a precondition that did not hold. It wraps
+// ErrConflict.
+type PreconditionError struct {
+	Key     string
+	Message string
+}
+
+func (e *PreconditionError) Error() string { return e.Key + ": " + e.Message }
+func (e *PreconditionError) Unwrap() error { return ErrConflict }
 
 // Delete removes the named object with its index entries and claims, after
 // checking pre against its current state (re-checked if the object changes

@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/url"
 	"time"
@@ -19,10 +20,14 @@ type EmbeddedConfig struct {
 	// port; Endpoints reports the one chosen. Plain HTTP is served on
 	// loopback addresses only.
 	ClientURL, PeerURL string
-	// Name is the member's name; "default" when empty.
+	// Name is the member's name; "shepherd" when empty.
 	Name string
-	// LogLevel is etcd's own (zap) log level; "error" when empty.
+	// LogLevel is the least level of etcd's own messages that are logged;
+	// "error" when empty (etcd warns about settings that are deliberate
+	// here, such as one port for HTTP and gRPC).
 	LogLevel string
+	// Logger receives etcd's messages; slog.Default() when nil.
+	Logger *slog.Logger
 	// UnsafeNoFsync skips fsync; for tests only, where losing data on a
 	// crash does not matter.
 	UnsafeNoFsync bool
@@ -48,18 +53,23 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	}
 	ec := embed.NewConfig()
 	ec.Dir = cfg.DataDir
-	if cfg.Name != "" {
-		ec.Name = cfg.Name
+	ec.Name = cfg.Name
+	if ec.Name == "" {
+		ec.Name = "shepherd"
 	}
 	ec.ListenClientUrls = []url.URL{*client}
 	ec.AdvertiseClientUrls = []url.URL{*client}
 	ec.ListenPeerUrls = []url.URL{*peer}
 	ec.AdvertisePeerUrls = []url.URL{*peer}
 	ec.InitialCluster = ec.InitialClusterFromName(ec.Name)
-	ec.LogLevel = cfg.LogLevel
-	if ec.LogLevel == "" {
-		ec.LogLevel = "error"
+	if cfg.LogLevel == "" {
+		cfg.LogLevel = "error"
 	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(newEtcdLogger(log, cfg.LogLevel))
 	ec.UnsafeNoFsync = cfg.UnsafeNoFsync
 	// Compaction is the store's job (RunCompactor), as with an external etcd.
 	ec.AutoCompactionRetention = "0"

@@ -129,6 +129,15 @@ func (s *Store) GuaranteedUpdate(ctx context.Context, r *Resource, namespace, na
 		}
 		next, err := fn(cur.DeepCopyObject())
 		if err != nil {
+			if curData == nil {
+				// The suggestion may be stale, and fn refused it for that
+				// (a resourceVersion precondition, say): judge the stored
+				// state instead.
+				if cur, curData, err = s.read(ctx, r, key); err != nil {
+					return nil, err
+				}
+				continue
+			}
 			return nil, err
 		}
 		data, err := s.codec.encode(r, next)

@@ -96,3 +96,12 @@ func (c *Cache) sortedKeysRLocked() []string {
 	}
 	return c.sorted
 }
+
+// Peek returns the cached entry of the named object, or nil, without
+// waiting for the cache to be fresh: a hint, such as a suggestion for
+// Store.GuaranteedUpdate, never an answer.
+func (c *Cache) Peek(namespace, name string) *Entry {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.objects[c.r.Key(namespace, name)]
+}
