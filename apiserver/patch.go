@@ -1,0 +1,114 @@
+package apiserver
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	jsonpatch "gopkg.in/evanphx/json-patch.v4"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+
+	"github.com/shepherd-lab/shepherd/api"
+)
+
+// patch serves PATCH of an object or its status with a JSON patch, a JSON
+// merge patch or a strategic merge patch. The patch is applied to the
+// current state inside the compare-and-swap loop, so concurrent patches all
+// land.
+func (s *Server) patch(w http.ResponseWriter, r *http.Request, res *api.Resource, info requestInfo, status bool) error {
+	dryRun, err := parseDryRun(r)
+	if err != nil {
+		return err
+	}
+	level, err := fieldValidation(r)
+	if err != nil {
+		return err
+	}
+	data, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	pt := types.PatchType(mediaType(r.Header.Get("Content-Type")))
+	apply, err := patcher(pt, data, res)
+	if err != nil {
+		return err
+	}
+	var warnings []string
+	mutate := func(cur runtime.Object) (runtime.Object, error) {
+		cur.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
+		curJSON, err := json.Marshal(cur)
+		if err != nil {
+			return nil, apierrors.NewInternalError(err)
+		}
+		patched, err := apply(curJSON)
+		if err != nil {
+			return nil, err
+		}
+		next, warns, err := decodeObject(patched, "", res.GroupVersionKind(), res.New(), level)
+		if err != nil {
+			return nil, err
+		}
+		warnings = warns
+		return next, nil
+	}
+	out, _, err := s.updateObject(r.Context(), res, info, mutate, status, dryRun, false)
+	if err != nil {
+		return err
+	}
+	addWarnings(w, warnings)
+	writeObject(w, r, http.StatusOK, out)
+	return nil
+}
+
+// patcher checks a patch document and returns the function that applies it
+// to an object's JSON.
+func patcher(pt types.PatchType, patch []byte, res *api.Resource) (func([]byte) ([]byte, error), error) {
+	switch pt {
+	case types.JSONPatchType:
+		p, err := jsonpatch.DecodePatch(patch)
+		if err != nil {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid JSON patch: %v", err))
+		}
+		return func(cur []byte) ([]byte, error) {
+			out, err := p.Apply(cur)
+			if err != nil {
+				return nil, &apierrors.StatusError{ErrStatus: metav1.Status{
+					Status: metav1.StatusFailure, Code: http.StatusUnprocessableEntity, Reason: metav1.StatusReasonInvalid,
+					Message: fmt.Sprintf("the JSON patch does not apply: %v", err),
+				}}
+			}
+			return out, nil
+		}, nil
+	case types.MergePatchType:
+		if !json.Valid(patch) {
+			return nil, apierrors.NewBadRequest("invalid JSON merge patch: the body is not JSON")
+		}
+		return func(cur []byte) ([]byte, error) {
+			out, err := jsonpatch.MergePatch(cur, patch)
+			if err != nil {
+				return nil, apierrors.NewBadRequest(fmt.Sprintf("applying merge patch: %v", err))
+			}
+			return out, nil
+		}, nil
+	case types.StrategicMergePatchType:
+		var m map[string]any
+		if err := json.Unmarshal(patch, &m); err != nil {
+			return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid strategic merge patch: %v", err))
+		}
+		schema := res.New()
+		return func(cur []byte) ([]byte, error) {
+			out, err := strategicpatch.StrategicMergePatch(cur, patch, schema)
+			if err != nil {
+				return nil, apierrors.NewBadRequest(fmt.Sprintf("applying strategic merge patch: %v", err))
+			}
+			return out, nil
+		}, nil
+	}
+	return nil, apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "patch", res.GroupResource(), "",
+		fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: %s, %s, %s",
+			types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType), 0, false)
+}

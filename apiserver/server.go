@@ -1,0 +1,297 @@
+package apiserver
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/shepherd-lab/shepherd/api"
+	"github.com/shepherd-lab/shepherd/storage"
+	"github.com/shepherd-lab/shepherd/storage/watchcache"
+)
+
+// Config is what a Server needs beyond its store.
+type Config struct {
+	// ServiceClusterIPRange is the range cluster IPs are allocated from.
+	ServiceClusterIPRange *net.IPNet
+	// NodePortBase and NodePortSize delimit the node port range.
+	NodePortBase, NodePortSize int
+	// EventTTL is how long events live.
+	EventTTL time.Duration
+	// WatchCacheSize is the history each watch cache keeps.
+	WatchCacheSize int
+	Logger         *slog.Logger
+}
+
+// Server is the API server's HTTP handler and the state behind it.
+type Server struct {
+	store     *storage.Store
+	log       *slog.Logger
+	metrics   *metrics
+	resources []*api.Resource
+	caches    map[*api.Resource]*watchcache.Cache
+	ips       *ipAllocator
+	ports     *portAllocator
+	events    *eventRecorder
+
+	wg sync.WaitGroup // the server's own goroutines
+}
+
+func newServer(cfg Config, store *storage.Store, m *metrics) (*Server, error) {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	ips, err := newIPAllocator(store, cfg.ServiceClusterIPRange)
+	if err != nil {
+		return nil, err
+	}
+	ports, err := newPortAllocator(store, cfg.NodePortBase, cfg.NodePortSize)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		store:     store,
+		log:       log,
+		metrics:   m,
+		resources: api.All,
+		caches:    map[*api.Resource]*watchcache.Cache{},
+		ips:       ips,
+		ports:     ports,
+	}
+	s.events = newEventRecorder(store, cfg.EventTTL, log)
+	for _, r := range s.resources {
+		s.caches[r] = watchcache.New(watchcache.Config{
+			Store: store, Resource: r.Storage, Encode: encodeJSON, Logger: log,
+			HistorySize: cfg.WatchCacheSize,
+		})
+	}
+	m.registry.MustRegister(newStorageObjects(s))
+	return s, nil
+}
+
+// start runs the caches and background work until ctx is done.
+func (s *Server) start(ctx context.Context) {
+	for _, c := range s.caches {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); c.Run(ctx) }()
+	}
+	s.wg.Add(2)
+	go func() { defer s.wg.Done(); s.events.run(ctx) }()
+	go func() { defer s.wg.Done(); s.requestProgress(ctx) }()
+}
+
+// wait blocks until the goroutines start began have returned.
+func (s *Server) wait() { s.wg.Wait() }
+
+// requestProgress asks etcd every few seconds to tell every cache's watch
+// the current revision, so caches of idle resources stay current and
+// bookmark-enabled watchers get bookmarks.
+func (s *Server) requestProgress(ctx context.Context) {
+	t := time.NewTicker(5 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.store.RequestProgress(ctx); err != nil && ctx.Err() == nil {
+				s.log.Debug("request watch progress", "err", err)
+			}
+		}
+	}
+}
+
+// cachesReady reports whether every cache holds a full listing.
+func (s *Server) cachesReady() error {
+	for r, c := range s.caches {
+		if !c.Ready() {
+			return fmt.Errorf("watch cache of %s not ready", r.GroupResource())
+		}
+	}
+	return nil
+}
+
+// ServeHTTP routes a request, with panic recovery, logging and metrics.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	info := parseRequestInfo(r)
+	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+	longRunning := info.Verb == "watch"
+	if info.IsResource && !longRunning {
+		kind := "readOnly"
+		if info.Verb != "get" && info.Verb != "list" {
+			kind = "mutating"
+		}
+		g := s.metrics.inflight.WithLabelValues(kind)
+		g.Inc()
+		defer g.Dec()
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			if p == http.ErrAbortHandler {
+				panic(p)
+			}
+			s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", p, "stack", string(debug.Stack()))
+			if !rec.wrote {
+				writeError(rec, r, apierrors.NewInternalError(fmt.Errorf("%v", p)))
+			}
+		}
+		elapsed := time.Since(start)
+		if info.IsResource {
+			s.metrics.observe(info, r.URL.Query().Get("dryRun") != "", rec.code, elapsed)
+		}
+		level := slog.LevelInfo
+		if !info.IsResource && rec.code < 400 {
+			level = slog.LevelDebug // health checks and scrapes
+		}
+		s.log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "query", r.URL.RawQuery,
+			"status", rec.code, "duration", elapsed, "userAgent", r.UserAgent())
+	}()
+	s.route(rec, r, info)
+}
+
+func (s *Server) route(w http.ResponseWriter, r *http.Request, info requestInfo) {
+	path := r.URL.Path
+	switch {
+	case info.IsResource:
+		s.serveResource(w, r, info)
+	case path == "/healthz" || strings.HasPrefix(path, "/healthz/"),
+		path == "/livez" || strings.HasPrefix(path, "/livez/"),
+		path == "/readyz" || strings.HasPrefix(path, "/readyz/"):
+		s.serveHealth(w, r)
+	case path == "/version" || path == "/version/":
+		writeObject(w, r, http.StatusOK, versionObject())
+	case path == "/metrics":
+		promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	case s.serveDiscovery(w, r):
+	default:
+		writeError(w, r, notFoundResource())
+	}
+}
+
+// serveResource dispatches a resource request to its verb's handler.
+func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info requestInfo) {
+	res := s.lookup(info)
+	if res == nil {
+		writeError(w, r, notFoundResource())
+		return
+	}
+	if !res.Namespaced && info.Namespace != "" {
+		writeError(w, r, notFoundResource())
+		return
+	}
+	var err error
+	switch info.Subresource {
+	case "":
+		err = s.serveMain(w, r, res, info)
+	case "status":
+		if !res.HasStatus {
+			err = notFoundResource()
+		} else {
+			err = s.serveStatus(w, r, res, info)
+		}
+	case "scale":
+		if res.Scale == nil {
+			err = notFoundResource()
+		} else {
+			err = s.serveScale(w, r, res, info)
+		}
+	case "binding":
+		if res != api.Pods {
+			err = notFoundResource()
+		} else {
+			err = s.serveBinding(w, r, info)
+		}
+	default:
+		err = notFoundResource()
+	}
+	if err != nil {
+		writeError(w, r, err)
+	}
+}
+
+func (s *Server) serveMain(w http.ResponseWriter, r *http.Request, res *api.Resource, info requestInfo) error {
+	switch info.Verb {
+	case "get":
+		return s.get(w, r, res, info)
+	case "list":
+		return s.list(w, r, res, info)
+	case "watch":
+		return s.watch(w, r, res, info)
+	case "create":
+		if info.Name != "" {
+			return methodNotAllowed("create", info)
+		}
+		return s.create(w, r, res, info)
+	case "update":
+		return s.update(w, r, res, info, false)
+	case "patch":
+		return s.patch(w, r, res, info, false)
+	case "delete":
+		return s.delete(w, r, res, info)
+	case "deletecollection":
+		return s.deleteCollection(w, r, res, info)
+	}
+	return methodNotAllowed(info.Verb, info)
+}
+
+func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request, res *api.Resource, info requestInfo) error {
+	switch info.Verb {
+	case "get":
+		return s.get(w, r, res, info)
+	case "update":
+		return s.update(w, r, res, info, true)
+	case "patch":
+		return s.patch(w, r, res, info, true)
+	}
+	return methodNotAllowed(info.Verb, info)
+}
+
+// lookup finds the resource a request addresses.
+func (s *Server) lookup(info requestInfo) *api.Resource {
+	for _, res := range s.resources {
+		if res.GroupVersion.Group == info.Group && res.GroupVersion.Version == info.Version && res.Plural == info.Resource {
+			return res
+		}
+	}
+	return nil
+}
+
+// statusRecorder remembers the status code a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	code  int
+	wrote bool
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.code, r.wrote = code, true
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.ResponseWriter.Write(b)
+}
+
+// Flush lets watch streaming flush through the recorder.
+func (r *statusRecorder) Flush() {
+	if f, ok := r.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -1,0 +1,171 @@
+package apiserver
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/shepherd-lab/shepherd/api"
+	"github.com/shepherd-lab/shepherd/storage"
+)
+
+// update serves PUT of an object or of its status.
+func (s *Server) update(w http.ResponseWriter, r *http.Request, res *api.Resource, info requestInfo, status bool) error {
+	dryRun, err := parseDryRun(r)
+	if err != nil {
+		return err
+	}
+	level, err := fieldValidation(r)
+	if err != nil {
+		return err
+	}
+	data, err := readBody(r)
+	if err != nil {
+		return err
+	}
+	body, warnings, err := decodeObject(data, mediaType(r.Header.Get("Content-Type")), res.GroupVersionKind(), res.New(), level)
+	if err != nil {
+		return err
+	}
+	addWarnings(w, warnings)
+	if _, err := checkNamespaceAndName(body, res, info, true); err != nil {
+		return err
+	}
+	mutate := func(cur runtime.Object) (runtime.Object, error) { return body.DeepCopyObject(), nil }
+	out, created, err := s.updateObject(r.Context(), res, info, mutate, status, dryRun, res.AllowCreateOnUpdate && !status)
+	if err != nil {
+		return err
+	}
+	code := http.StatusOK
+	if created {
+		code = http.StatusCreated
+	}
+	writeObject(w, r, code, out)
+	return nil
+}
+
+// mutation computes a client's intended next state of an object from its
+// current state: the body of a PUT, or a patch applied to the current state.
+type mutation func(cur runtime.Object) (runtime.Object, error)
+
+// updateObject applies a mutation under the compare-and-swap loop: the
+// intended state is checked against a resourceVersion precondition,
+// prepared and validated as an update of the main resource or of its status,
+// given the service allocations it needs, and written. An object whose last
+// finalizer the write removed while it was being deleted is then deleted.
+// With createMissing, a missing object is created from the mutation's result
+// instead.
+func (s *Server) updateObject(ctx context.Context, res *api.Resource, info requestInfo, mutate mutation, status, dryRun, createMissing bool) (runtime.Object, bool, error) {
+	for attempt := 0; ; attempt++ {
+		var auto allocation
+		var attempted runtime.Object // the last state fn produced
+		fn := func(cur runtime.Object) (runtime.Object, error) {
+			next, err := mutate(cur)
+			if err != nil {
+				return nil, err
+			}
+			m, om, err := metaPair(next, cur)
+			if err != nil {
+				return nil, err
+			}
+			if rv := m.GetResourceVersion(); rv != "" && rv != om.GetResourceVersion() {
+				return nil, apierrors.NewConflict(res.GroupResource(), info.Name, errors.New(registryConflictMessage))
+			}
+			m.SetResourceVersion(om.GetResourceVersion())
+			if status {
+				err = res.BeforeStatusUpdate(next, cur)
+			} else {
+				err = res.BeforeUpdate(next, cur)
+			}
+			if err != nil {
+				return nil, err
+			}
+			if svc, ok := next.(*corev1.Service); ok && !status {
+				if auto, err = s.allocateService(ctx, svc, cur.(*corev1.Service), attempt); err != nil {
+					return nil, err
+				}
+			}
+			attempted = next
+			return next, nil
+		}
+		var out runtime.Object
+		var err error
+		if dryRun {
+			var cur runtime.Object
+			if cur, err = s.store.Get(ctx, res.Storage, info.Namespace, info.Name); err == nil {
+				out, err = fn(cur)
+			}
+		} else {
+			var suggestion runtime.Object
+			if e := s.caches[res].Peek(info.Namespace, info.Name); e != nil {
+				suggestion = e.Object
+			}
+			out, err = s.store.GuaranteedUpdate(ctx, res.Storage, info.Namespace, info.Name, fn, suggestion)
+		}
+		if storage.IsNotFound(err) && createMissing {
+			obj, err := mutate(res.New())
+			if err != nil {
+				return nil, false, err
+			}
+			if m, err := meta.Accessor(obj); err == nil {
+				m.SetResourceVersion("")
+			}
+			if err := s.createObject(ctx, res, obj, dryRun); err != nil {
+				return nil, false, err
+			}
+			return obj, true, nil
+		}
+		if retry, cerr := claimTaken(err, attempted, auto); retry && attempt < maxAllocationAttempts {
+			continue
+		} else if cerr != nil {
+			return nil, false, storageError(cerr, res, info.Name)
+		}
+		out.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
+		if !dryRun {
+			if err := s.finishDeletion(ctx, res, out); err != nil {
+				return nil, false, err
+			}
+		}
+		return out, false, nil
+	}
+}
+
+// finishDeletion deletes an object that is being deleted, has no grace
+// period left and no finalizers: the write that removed its last finalizer
+// completes its deletion, as in Kubernetes.
+func (s *Server) finishDeletion(ctx context.Context, res *api.Resource, obj runtime.Object) error {
+	m, err := meta.Accessor(obj)
+	if err != nil || m.GetDeletionTimestamp() == nil || len(m.GetFinalizers()) > 0 {
+		return err
+	}
+	if ns, ok := obj.(*corev1.Namespace); ok && len(ns.Spec.Finalizers) > 0 {
+		return nil // the namespace controller finalizes it
+	}
+	if g := m.GetDeletionGracePeriodSeconds(); g != nil && *g > 0 {
+		return nil
+	}
+	uid, rv := m.GetUID(), m.GetResourceVersion()
+	_, err = s.store.Delete(ctx, res.Storage, m.GetNamespace(), m.GetName(), &storage.Preconditions{UID: &uid, ResourceVersion: &rv})
+	if err != nil && !storage.IsNotFound(err) && !storage.IsConflict(err) {
+		return storageError(err, res, m.GetName())
+	}
+	if err == nil {
+		s.events.objectDeleted(res, obj, true)
+	}
+	return nil
+}
+
+func metaPair(obj, old runtime.Object) (m, om metaObject, err error) {
+	if m, err = meta.Accessor(obj); err != nil {
+		return nil, nil, apierrors.NewBadRequest(err.Error())
+	}
+	if om, err = meta.Accessor(old); err != nil {
+		return nil, nil, apierrors.NewInternalError(err)
+	}
+	return m, om, nil
+}

@@ -1,0 +1,141 @@
+package apiserver
+
+import (
+	"bufio"
+	"errors"
+	"math/rand/v2"
+	"net/http"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/shepherd-lab/shepherd/api"
+	"github.com/shepherd-lab/shepherd/storage/watchcache"
+)
+
+// minWatchTimeout is the shortest a watch without timeoutSeconds lasts;
+// each lasts a random time up to twice this, so clients' re-watches spread
+// out, as kube-apiserver does.
+const minWatchTimeout = 30 * time.Minute
+
+// watch serves a watch: a stream of {"type","object"} lines from the
+// resource's watch cache.
+func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *api.Resource, info requestInfo) error {
+	p, err := parseListParams(r, res, info)
+	if err != nil {
+		return err
+	}
+	opts := watchcache.WatchOptions{
+		Namespace: info.Namespace,
+		Predicate: p.predicate,
+		Bookmarks: p.allowBookmarks,
+	}
+	switch {
+	case p.sendInitialEvents != nil && *p.sendInitialEvents:
+		// The watch-list protocol: the state, an end marker, then changes.
+		opts.InitialState, opts.InitialEventsEnd = true, true
+		opts.Revision = p.revision
+		opts.Consistent = p.resourceVersion == ""
+	case p.resourceVersion == "":
+		// Kubernetes: the current state as Added events, then changes.
+		opts.InitialState, opts.Consistent = true, true
+	case p.resourceVersion == "0":
+		opts.InitialState = true
+	default:
+		opts.Revision = p.revision
+	}
+	timeout := p.timeout
+	if timeout == 0 {
+		timeout = minWatchTimeout + time.Duration(rand.Int64N(int64(minWatchTimeout)))
+	}
+
+	wc, err := s.caches[res].Watch(r.Context(), opts)
+	var statusErr *apierrors.StatusError
+	switch {
+	case errors.As(err, &statusErr):
+		// As kube-apiserver: a watch that cannot start from its revision
+		// is a stream whose one event is the error.
+		writeWatchHeader(w)
+		writeWatchError(w, statusErr)
+		return nil
+	case err != nil:
+		return storageError(err, res, "")
+	}
+	defer wc.Stop()
+
+	writeWatchHeader(w)
+	flusher, _ := w.(http.Flusher)
+	bw := bufio.NewWriterSize(w, 32<<10)
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	events := wc.ResultChan()
+	for {
+		select {
+		case <-r.Context().Done():
+			return nil
+		case <-timer.C:
+			return nil
+		case e, ok := <-events:
+			if !ok {
+				return nil
+			}
+			if err := writeWatchEvent(bw, e); err != nil {
+				s.log.Warn("encoding watch event", "resource", res.GroupResource(), "err", err)
+				return nil
+			}
+			// Write out whatever else is ready before flushing.
+			for more := true; more; {
+				select {
+				case e, ok := <-events:
+					if !ok {
+						bw.Flush()
+						return nil
+					}
+					if err := writeWatchEvent(bw, e); err != nil {
+						return nil
+					}
+				default:
+					more = false
+				}
+			}
+			if bw.Flush() != nil {
+				return nil
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+	}
+}
+
+func writeWatchHeader(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func writeWatchEvent(bw *bufio.Writer, e watchcache.Event) error {
+	obj, err := e.Entry.Encoded()
+	if err != nil {
+		return err
+	}
+	bw.WriteString(`{"type":"`)
+	bw.WriteString(string(e.Type))
+	bw.WriteString(`","object":`)
+	bw.Write(obj)
+	_, err = bw.WriteString("}\n")
+	return err
+}
+
+func writeWatchError(w http.ResponseWriter, err *apierrors.StatusError) {
+	st := toStatus(err)
+	body, _ := encodeJSON(st)
+	bw := bufio.NewWriter(w)
+	bw.WriteString(`{"type":"` + string(watch.Error) + `","object":`)
+	bw.Write(body)
+	bw.WriteString("}\n")
+	bw.Flush()
+}
