@@ -1,0 +1,214 @@
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/shepherd-lab/shepherd/apiserver/apiservertest"
+)
+
+// TestInvalidObjectsNameTheirFields creates invalid objects of every
+// resource and checks the 422 names each bad field with its reason.
+func TestInvalidObjectsNameTheirFields(t *testing.T) {
+	srv := apiservertest.Start(t)
+	dyn, err := dynamic.NewForConfig(srv.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gvr := func(g, r string) schema.GroupVersionResource {
+		return schema.GroupVersionResource{Group: g, Version: "v1", Resource: r}
+	}
+	pod := func(spec map[string]any) map[string]any { return obj("v1", "Pod", "p", map[string]any{"spec": spec}) }
+	container := func(fields map[string]any) map[string]any {
+		c := map[string]any{"name": "c", "image": "busybox"}
+		for k, v := range fields {
+			c[k] = v
+		}
+		return c
+	}
+	cases := []struct {
+		name   string
+		gvr    schema.GroupVersionResource
+		object map[string]any
+		causes []string // "field reason", sorted
+	}{
+		{"pod name", gvr("", "pods"), obj("v1", "Pod", "Bad_Name", map[string]any{"spec": podSpec}),
+			[]string{"metadata.name FieldValueInvalid"}},
+		{"pod without containers", gvr("", "pods"), pod(map[string]any{"containers": []any{}}),
+			[]string{"spec.containers FieldValueRequired"}},
+		{"pod container without image, duplicate names", gvr("", "pods"), pod(map[string]any{"containers": []any{
+			map[string]any{"name": "c"}, map[string]any{"name": "c", "image": "x"}}}),
+			[]string{"spec.containers[0].image FieldValueRequired", "spec.containers[1].name FieldValueDuplicate"}},
+		{"pod bad port and protocol", gvr("", "pods"), pod(map[string]any{"containers": []any{container(map[string]any{
+			"ports": []any{map[string]any{"containerPort": int64(70000)}, map[string]any{"containerPort": int64(80), "protocol": "HTTP"}}})}}),
+			[]string{"spec.containers[0].ports[0].containerPort FieldValueInvalid", "spec.containers[0].ports[1].protocol FieldValueNotSupported"}},
+		{"pod requests over limits", gvr("", "pods"), pod(map[string]any{"containers": []any{container(map[string]any{
+			"resources": map[string]any{"requests": map[string]any{"cpu": "2"}, "limits": map[string]any{"cpu": "1"}}})}}),
+			[]string{"spec.containers[0].resources.requests FieldValueInvalid"}},
+		{"pod bad quantity", gvr("", "pods"), pod(map[string]any{"containers": []any{container(map[string]any{
+			"resources": map[string]any{"limits": map[string]any{"memory": "-1Gi"}}})}}),
+			// Requests default to limits, so both are reported, as by Kubernetes.
+			[]string{"spec.containers[0].resources.limits[memory] FieldValueInvalid", "spec.containers[0].resources.requests[memory] FieldValueInvalid"}},
+		{"pod restart policy", gvr("", "pods"), pod(map[string]any{"restartPolicy": "Sometimes", "containers": []any{container(nil)}}),
+			[]string{"spec.restartPolicy FieldValueNotSupported"}},
+		{"pod bad label", gvr("", "pods"), map[string]any{"apiVersion": "v1", "kind": "Pod",
+			"metadata": map[string]any{"name": "p", "labels": map[string]any{"bad key!": "v"}}, "spec": podSpec},
+			[]string{"metadata.labels FieldValueInvalid"}},
+		{"service bad port", gvr("", "services"), obj("v1", "Service", "s", map[string]any{"spec": map[string]any{
+			"ports": []any{map[string]any{"port": int64(0)}}}}),
+			// targetPort defaults to port, so both are reported, as by Kubernetes.
+			[]string{"spec.ports[0].port FieldValueInvalid", "spec.ports[0].targetPort FieldValueInvalid"}},
+		{"service without ports", gvr("", "services"), obj("v1", "Service", "s", map[string]any{"spec": map[string]any{"selector": map[string]any{"a": "b"}}}),
+			[]string{"spec.ports FieldValueRequired"}},
+		{"service bad type", gvr("", "services"), obj("v1", "Service", "s", map[string]any{"spec": map[string]any{
+			"type": "Magic", "ports": []any{map[string]any{"port": int64(80)}}}}),
+			[]string{"spec.type FieldValueNotSupported"}},
+		{"service name must be a DNS label", gvr("", "services"), obj("v1", "Service", "a.b", map[string]any{"spec": map[string]any{
+			"ports": []any{map[string]any{"port": int64(80)}}}}),
+			[]string{"metadata.name FieldValueInvalid"}},
+		{"deployment negative replicas", gvr("apps", "deployments"), obj("apps/v1", "Deployment", "d", map[string]any{"spec": map[string]any{
+			"replicas": int64(-1), "selector": map[string]any{"matchLabels": map[string]any{"app": "d"}},
+			"template": map[string]any{"metadata": map[string]any{"labels": map[string]any{"app": "d"}}, "spec": podSpec}}}),
+			[]string{"spec.replicas FieldValueInvalid"}},
+		{"deployment selector not matching template", gvr("apps", "deployments"), obj("apps/v1", "Deployment", "d", map[string]any{"spec": map[string]any{
+			"selector": map[string]any{"matchLabels": map[string]any{"app": "d"}},
+			"template": map[string]any{"metadata": map[string]any{"labels": map[string]any{"app": "other"}}, "spec": podSpec}}}),
+			[]string{"spec.template.metadata.labels FieldValueInvalid"}},
+		{"deployment without selector", gvr("apps", "deployments"), obj("apps/v1", "Deployment", "d", map[string]any{"spec": map[string]any{
+			"template": map[string]any{"metadata": map[string]any{"labels": map[string]any{"app": "d"}}, "spec": podSpec}}}),
+			[]string{"spec.selector FieldValueRequired", "spec.template.metadata.labels FieldValueInvalid"}},
+		{"replicaset template restart policy", gvr("apps", "replicasets"), obj("apps/v1", "ReplicaSet", "r", map[string]any{"spec": map[string]any{
+			"selector": map[string]any{"matchLabels": map[string]any{"app": "r"}},
+			"template": map[string]any{"metadata": map[string]any{"labels": map[string]any{"app": "r"}},
+				"spec": map[string]any{"restartPolicy": "Never", "containers": []any{container(nil)}}}}}),
+			[]string{"spec.template.spec.restartPolicy FieldValueNotSupported"}},
+		{"configmap bad key", gvr("", "configmaps"), obj("v1", "ConfigMap", "c", map[string]any{"data": map[string]any{"bad key": "v"}}),
+			[]string{"data[bad key] FieldValueInvalid"}},
+		{"lease bad duration", gvr("coordination.k8s.io", "leases"), obj("coordination.k8s.io/v1", "Lease", "l", map[string]any{"spec": map[string]any{"leaseDurationSeconds": int64(0)}}),
+			[]string{"spec.leaseDurationSeconds FieldValueInvalid"}},
+		{"namespace name", gvr("", "namespaces"), obj("v1", "Namespace", "UPPER", nil),
+			[]string{"metadata.name FieldValueInvalid"}},
+		{"endpoints bad ip", gvr("", "endpoints"), obj("v1", "Endpoints", "e", map[string]any{"subsets": []any{map[string]any{
+			"addresses": []any{map[string]any{"ip": "not-an-ip"}}, "ports": []any{map[string]any{"port": int64(80)}}}}}),
+			[]string{"subsets[0].addresses[0].ip FieldValueInvalid"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var client dynamic.ResourceInterface = dyn.Resource(c.gvr).Namespace("default")
+			if c.gvr.Resource == "namespaces" || c.gvr.Resource == "nodes" {
+				client = dyn.Resource(c.gvr)
+			}
+			_, err := client.Create(context.Background(), &unstructured.Unstructured{Object: c.object}, metav1.CreateOptions{})
+			if !apierrors.IsInvalid(err) {
+				t.Fatalf("got %v, want 422 Invalid", err)
+			}
+			var got []string
+			for _, cause := range err.(apierrors.APIStatus).Status().Details.Causes {
+				got = append(got, cause.Field+" "+string(cause.Type))
+			}
+			sort.Strings(got)
+			if fmt.Sprint(got) != fmt.Sprint(c.causes) {
+				t.Fatalf("causes %v, want %v\n%v", got, c.causes, err)
+			}
+		})
+	}
+}
+
+// rawRequest sends a request and decodes the Status of the reply.
+func rawRequest(t *testing.T, srv *apiservertest.Server, method, path, contentType string, body []byte) (int, metav1.Status) {
+	t.Helper()
+	req, err := http.NewRequest(method, srv.URL+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var st metav1.Status
+	if resp.StatusCode >= 400 {
+		if err := json.Unmarshal(data, &st); err != nil || st.Kind != "Status" {
+			t.Fatalf("%s %s: %d with a body that is not a Status: %s", method, path, resp.StatusCode, data)
+		}
+		if int(st.Code) != resp.StatusCode {
+			t.Fatalf("Status code %d in a %d response", st.Code, resp.StatusCode)
+		}
+	}
+	return resp.StatusCode, st
+}
+
+func TestBadRequestsGetStatuses(t *testing.T) {
+	srv := apiservertest.Start(t)
+	const pods = "/api/v1/namespaces/default/pods"
+	validPod := `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}`
+	if code, st := rawRequest(t, srv, "POST", pods, "application/json", []byte(validPod)); code != http.StatusCreated {
+		t.Fatalf("valid pod: %d %s", code, st.Message)
+	}
+	big := fmt.Sprintf(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"big"},"data":{"k":%q}}`, strings.Repeat("x", 4<<20))
+	cases := []struct {
+		name, method, path, contentType, body string
+		code                                  int
+		reason                                metav1.StatusReason
+		message                               string
+	}{
+		{"malformed JSON", "POST", pods, "application/json", `{"apiVersion":"v1",`, 400, metav1.StatusReasonBadRequest, "cannot be handled as a Pod"},
+		{"wrong JSON type", "POST", pods, "application/json", `{"apiVersion":"v1","kind":"Pod","metadata":{"name":5}}`, 400, metav1.StatusReasonBadRequest, "cannot be handled as a Pod"},
+		{"empty body", "POST", pods, "application/json", ``, 400, metav1.StatusReasonBadRequest, "empty"},
+		{"oversized body", "POST", "/api/v1/namespaces/default/configmaps", "application/json", big, 413, metav1.StatusReasonRequestEntityTooLarge, "limit is 3145728"},
+		{"unknown field under Strict", "POST", pods + "?fieldValidation=Strict", "application/json",
+			`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"q"},"spec":{"containres":[],"containers":[{"name":"c","image":"i"}]}}`,
+			400, metav1.StatusReasonBadRequest, `strict decoding error: unknown field "spec.containres"`},
+		{"duplicate field under Strict", "POST", pods + "?fieldValidation=Strict", "application/json",
+			`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"q","name":"r"},"spec":{"containers":[{"name":"c","image":"i"}]}}`,
+			400, metav1.StatusReasonBadRequest, `duplicate field "metadata.name"`},
+		{"bad fieldValidation", "POST", pods + "?fieldValidation=Loose", "application/json", validPod, 400, metav1.StatusReasonBadRequest, "fieldValidation"},
+		{"namespace mismatch", "POST", pods, "application/json",
+			`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"q","namespace":"other"},"spec":{"containers":[{"name":"c","image":"i"}]}}`,
+			400, metav1.StatusReasonBadRequest, "does not match the namespace"},
+		{"name mismatch on PUT", "PUT", pods + "/p", "application/json",
+			`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"other"},"spec":{"containers":[{"name":"c","image":"i"}]}}`,
+			400, metav1.StatusReasonBadRequest, "does not match the name on the URL"},
+		{"wrong kind", "POST", pods, "application/json", `{"apiVersion":"v1","kind":"Service","metadata":{"name":"q"}}`, 400, metav1.StatusReasonBadRequest, "kind"},
+		{"wrong group", "POST", pods, "application/json", `{"apiVersion":"apps/v1","kind":"Pod","metadata":{"name":"q"}}`, 400, metav1.StatusReasonBadRequest, "API version"},
+		{"unsupported media type", "POST", pods, "text/plain", validPod, 415, metav1.StatusReasonUnsupportedMediaType, "unknown format"},
+		{"unsupported patch type", "PATCH", pods + "/p", "application/xml", `{}`, 415, metav1.StatusReasonUnsupportedMediaType, "unknown format"},
+		{"resourceVersion on create", "POST", pods, "application/json",
+			`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"q","resourceVersion":"5"},"spec":{"containers":[{"name":"c","image":"i"}]}}`,
+			400, metav1.StatusReasonBadRequest, "resourceVersion should not be set"},
+		{"bad limit", "GET", pods + "?limit=many", "", ``, 400, metav1.StatusReasonBadRequest, "limit"},
+		{"bad resourceVersion", "GET", pods + "?resourceVersion=abc", "", ``, 400, metav1.StatusReasonBadRequest, "resource version"},
+		{"bad continue", "GET", pods + "?limit=1&continue=garbage", "", ``, 400, metav1.StatusReasonBadRequest, "continue"},
+		{"unknown resource", "GET", "/api/v1/namespaces/default/gizmos", "", ``, 404, metav1.StatusReasonNotFound, "could not find the requested resource"},
+		{"unknown group", "GET", "/apis/example.com/v1/things", "", ``, 404, metav1.StatusReasonNotFound, "could not find"},
+		{"missing object", "GET", pods + "/missing", "", ``, 404, metav1.StatusReasonNotFound, `pods "missing" not found`},
+		{"unknown subresource", "GET", pods + "/p/bogus", "", ``, 404, metav1.StatusReasonNotFound, "could not find"},
+		{"POST to an object", "POST", pods + "/p", "application/json", validPod, 405, metav1.StatusReasonMethodNotAllowed, ""},
+		{"future resourceVersion", "GET", pods + "?resourceVersion=999999999", "", ``, 504, metav1.StatusReasonTimeout, "Too large resource version"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, st := rawRequest(t, srv, c.method, c.path, c.contentType, []byte(c.body))
+			if code != c.code || st.Reason != c.reason || !strings.Contains(st.Message, c.message) {
+				t.Fatalf("got %d %s %q, want %d %s containing %q", code, st.Reason, st.Message, c.code, c.reason, c.message)
+			}
+		})
+	}
+}
