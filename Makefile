@@ -1,0 +1,38 @@
+# Shepherd: a Kubernetes-compatible orchestrator for lab clusters.
+
+GO       ?= go
+BIN      := bin
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null)
+LDFLAGS  := -X github.com/shepherd-lab/shepherd/apiserver.GitCommit=$(COMMIT)
+# go test's per-package limit; the whole suite stays well inside CI's.
+TEST_TIMEOUT ?= 25m
+
+.PHONY: all build test run lint bench clean
+
+all: build
+
+## build: compile every command into bin/ (shepherd-apiserver, ...)
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
+
+## test: the whole test suite (unit, integration, e2e); root-only tests skip with a reason when not root
+test:
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## run: build, then start a single-node cluster in the foreground (Ctrl-C stops it)
+run: build
+	./hack/run.sh
+
+## lint: gofmt and go vet
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+## bench: the performance benchmarks; figures go to stdout
+bench:
+	$(GO) run ./test/bench/apiserver
+
+clean:
+	rm -rf $(BIN) _output
