@@ -34,19 +34,7 @@ type Resource struct {
 	Scale *ScaleAccess
 	// AllowCreateOnUpdate: a PUT of an object that does not exist creates it.
 	AllowCreateOnUpdate bool
-	// Columns and Row make up the resource's table (kubectl get); nil means
-	// the default table of name and age.
-	Columns []Column
-	Row     func(obj runtime.Object) []any
-
-	s untypedStrategy
-}
-
-// Column is one column of a resource's table.
-type Column struct {
-	Name, Type, Format, Description string
-	// Priority 0 columns always show; higher ones only with -o wide.
-	Priority int32
+	s                   untypedStrategy
 }
 
 // ScaleAccess reads and writes what the scale subresource exposes.

@@ -26,6 +26,10 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, res *api.Resourc
 	if err != nil {
 		return err
 	}
+	manager, err := fieldManagerName(r, false)
+	if err != nil {
+		return err
+	}
 	data, err := readBody(r)
 	if err != nil {
 		return err
@@ -38,66 +42,68 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, res *api.Resourc
 	if _, err := checkNamespaceAndName(obj, res, info, false); err != nil {
 		return err
 	}
-	if err := s.createObject(r.Context(), res, obj, dryRun); err != nil {
+	created, err := s.createObject(r.Context(), res, obj, createOptions{dryRun: dryRun, manager: manager})
+	if err != nil {
 		return err
 	}
-	writeObject(w, r, http.StatusCreated, obj)
+	writeObject(w, r, http.StatusCreated, created)
 	return nil
 }
 
-// createObject admits, prepares, validates and stores a new object, setting
-// its resourceVersion. It is shared by POST and by a PUT that creates.
-func (s *Server) createObject(ctx context.Context, res *api.Resource, obj runtime.Object, dryRun bool) error {
+// createOptions qualify a create.
+type createOptions struct {
+	dryRun bool
+	// manager is who the object's fields are attributed to in
+	// managedFields; "" when the caller has recorded them already (a
+	// server-side apply that creates).
+	manager string
+}
+
+// createObject admits, prepares, validates and stores a new object, and
+// returns it as stored. POST, a PUT that creates and an apply that creates
+// all come here.
+func (s *Server) createObject(ctx context.Context, res *api.Resource, obj runtime.Object, o createOptions) (runtime.Object, error) {
 	m, err := meta.Accessor(obj)
 	if err != nil {
-		return apierrors.NewBadRequest(err.Error())
+		return nil, apierrors.NewBadRequest(err.Error())
 	}
 	if err := s.admitCreate(ctx, res, m.GetNamespace(), m.GetName()); err != nil {
-		return err
+		return nil, err
 	}
 	if err := res.BeforeCreate(obj); err != nil {
-		return err
+		return nil, err
+	}
+	if o.manager != "" {
+		obj = s.fields[res].main.UpdateNoErrors(res.New(), obj, o.manager)
 	}
 	var opts []storage.WriteOption
 	if res == api.Events {
 		lease, err := s.events.lease(ctx)
 		if err != nil {
-			return storageError(err, res, m.GetName())
+			return nil, storageError(err, res, m.GetName())
 		}
 		opts = append(opts, storage.WithLease(lease))
 	}
-	svc, isService := obj.(*corev1.Service)
 	for attempt := 0; ; attempt++ {
 		target := obj
 		var auto allocation
-		if isService {
+		if svc, ok := obj.(*corev1.Service); ok {
 			candidate := svc.DeepCopy()
 			if auto, err = s.allocateService(ctx, candidate, nil, attempt); err != nil {
-				return err
+				return nil, err
 			}
 			target = candidate
 		}
-		if dryRun {
-			copyInto(obj, target)
-			return nil
+		if o.dryRun {
+			return target, nil
 		}
 		err = s.store.Create(ctx, res.Storage, target, opts...)
 		if retry, cerr := claimTaken(err, target, auto); retry && attempt < maxAllocationAttempts {
 			continue
 		} else if cerr != nil {
-			return storageError(cerr, res, m.GetName())
+			return nil, storageError(cerr, res, m.GetName())
 		}
-		copyInto(obj, target)
-		break
+		s.events.objectCreated(res, target)
+		return target, nil
 	}
-	s.events.objectCreated(res, obj)
-	return nil
-}
-
-// copyInto makes dst (a pointer to a struct) equal to src of the same type.
-func copyInto(dst, src runtime.Object) {
-	if dst == src {
-		return
-	}
-	reflectCopy(dst, src)
 }

@@ -16,6 +16,9 @@ import (
 func (s *Server) serveDiscovery(w http.ResponseWriter, r *http.Request) bool {
 	path := strings.TrimSuffix(r.URL.Path, "/")
 	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	if (path == "/api" || path == "/apis") && s.serveAggregatedDiscovery(w, r, path == "/api") {
+		return true
+	}
 	switch {
 	case path == "/api":
 		writeObject(w, r, http.StatusOK, &metav1.APIVersions{

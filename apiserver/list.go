@@ -6,7 +6,9 @@ import (
 	"errors"
 	"net/http"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/storage"
@@ -21,18 +23,39 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, res *api.Resource,
 	if err != nil {
 		return err
 	}
+	asTable, include, err := tableRequest(r)
+	if err != nil {
+		return err
+	}
 	page, err := s.listPage(r, res, info, p)
 	if err != nil {
 		return err
 	}
-	writeList(w, r, res, page)
-	return nil
+	if asTable {
+		table, err := toTable(res, page.objects, page.meta, include)
+		if err != nil {
+			return apierrors.NewInternalError(err)
+		}
+		writeObject(w, r, http.StatusOK, table)
+		return nil
+	}
+	return writeList(w, r, res, page)
 }
 
-// listPage is one page of a list, each item already encoded.
+// listPage is one page of a list. Objects from the watch cache come with
+// their entries, whose encoding is memoized.
 type listPage struct {
-	meta  metav1.ListMeta
-	items [][]byte
+	meta    metav1.ListMeta
+	objects []runtime.Object
+	entries []*watchcache.Entry
+}
+
+// item returns the JSON of the i'th object.
+func (p *listPage) item(i int) ([]byte, error) {
+	if p.entries != nil {
+		return p.entries[i].Encoded()
+	}
+	return encodeJSON(p.objects[i])
 }
 
 func (s *Server) listPage(r *http.Request, res *api.Resource, info requestInfo, p listParams) (*listPage, error) {
@@ -46,11 +69,9 @@ func (s *Server) listPage(r *http.Request, res *api.Resource, info requestInfo, 
 				ResourceVersion:    storage.FormatRevision(cached.Revision),
 				Continue:           cached.Continue,
 				RemainingItemCount: cached.RemainingItemCount,
-			}, items: make([][]byte, len(cached.Entries))}
+			}, entries: cached.Entries, objects: make([]runtime.Object, len(cached.Entries))}
 			for i, e := range cached.Entries {
-				if page.items[i], err = e.Encoded(); err != nil {
-					return nil, storageError(err, res, "")
-				}
+				page.objects[i] = e.Object
 			}
 			return page, nil
 		case errors.Is(err, watchcache.ErrNotFresh) && p.resourceVersion == "":
@@ -73,34 +94,35 @@ func (s *Server) listPage(r *http.Request, res *api.Resource, info requestInfo, 
 	if err != nil {
 		return nil, storageError(err, res, "")
 	}
-	page := &listPage{meta: metav1.ListMeta{
+	for _, o := range result.Items {
+		o.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
+	}
+	return &listPage{meta: metav1.ListMeta{
 		ResourceVersion:    storage.FormatRevision(result.Revision),
 		Continue:           result.Continue,
 		RemainingItemCount: result.RemainingItemCount,
-	}, items: make([][]byte, len(result.Items))}
-	for i, o := range result.Items {
-		o.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
-		if page.items[i], err = encodeJSON(o); err != nil {
-			return nil, storageError(err, res, "")
-		}
-	}
-	return page, nil
+	}, objects: result.Items}, nil
 }
 
-// writeList writes a list of already encoded items. Plain JSON is streamed
-// item by item; other forms are built whole and converted.
-func writeList(w http.ResponseWriter, r *http.Request, res *api.Resource, page *listPage) {
+// writeList writes a list page. Plain JSON is streamed item by item from
+// the memoized encodings; other forms are built whole and converted.
+func writeList(w http.ResponseWriter, r *http.Request, res *api.Resource, page *listPage) error {
 	metaJSON, _ := json.Marshal(page.meta)
 	head := `{"kind":"` + res.ListKind + `","apiVersion":"` + res.GroupVersion.String() + `","metadata":` + string(metaJSON) + `,"items":[`
+	items := make([][]byte, len(page.objects))
+	size := len(head) + 3
+	for i := range page.objects {
+		var err error
+		if items[i], err = page.item(i); err != nil {
+			return apierrors.NewInternalError(err)
+		}
+		size += len(items[i]) + 1
+	}
 	out, _ := negotiate(r)
 	if out != outputJSON || wantPretty(r) {
-		size := len(head) + 3
-		for _, it := range page.items {
-			size += len(it) + 1
-		}
 		body := make([]byte, 0, size)
 		body = append(body, head...)
-		for i, it := range page.items {
+		for i, it := range items {
 			if i > 0 {
 				body = append(body, ',')
 			}
@@ -108,20 +130,20 @@ func writeList(w http.ResponseWriter, r *http.Request, res *api.Resource, page *
 		}
 		body = append(body, "]}\n"...)
 		writeRaw(w, r, http.StatusOK, body)
-		return
+		return nil
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(w, 64<<10)
 	bw.WriteString(head)
-	for i, it := range page.items {
+	for i, it := range items {
 		if i > 0 {
 			bw.WriteByte(',')
 		}
 		bw.Write(it)
 	}
 	bw.WriteString("]}\n")
-	bw.Flush()
+	return bw.Flush()
 }
 
 // listOptionsFor is a list request as the watch cache takes it.

@@ -7,6 +7,7 @@ import (
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -16,9 +17,9 @@ import (
 )
 
 // patch serves PATCH of an object or its status with a JSON patch, a JSON
-// merge patch or a strategic merge patch. The patch is applied to the
-// current state inside the compare-and-swap loop, so concurrent patches all
-// land.
+// merge patch, a strategic merge patch or a server-side apply. The patch is
+// applied to the current state inside the compare-and-swap loop, so
+// concurrent patches all land.
 func (s *Server) patch(w http.ResponseWriter, r *http.Request, res *api.Resource, info requestInfo, status bool) error {
 	dryRun, err := parseDryRun(r)
 	if err != nil {
@@ -33,34 +34,59 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, res *api.Resource
 		return err
 	}
 	pt := types.PatchType(mediaType(r.Header.Get("Content-Type")))
-	apply, err := patcher(pt, data, res)
+	manager, err := fieldManagerName(r, pt == types.ApplyPatchType)
 	if err != nil {
 		return err
 	}
+	u := updateRequest{info: info, status: status, dryRun: dryRun, manager: manager}
 	var warnings []string
-	mutate := func(cur runtime.Object) (runtime.Object, error) {
-		cur.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
-		curJSON, err := json.Marshal(cur)
+	if pt == types.ApplyPatchType || pt == types.ApplyCBORPatchType {
+		applied, err := applyPatch(data, res, info)
 		if err != nil {
-			return nil, apierrors.NewInternalError(err)
+			return err
 		}
-		patched, err := apply(curJSON)
+		force := isTrue(r.URL.Query().Get("force"))
+		fm := s.fields[res].of(status)
+		u.applied, u.createMissing = true, !status
+		u.mutate = func(cur runtime.Object) (runtime.Object, error) {
+			if m, err := meta.Accessor(cur); err == nil && m.GetNamespace() == "" && res.Namespaced {
+				m.SetNamespace(info.Namespace) // an object being created by this apply
+			}
+			return fm.Apply(cur, applied.DeepCopy(), manager, force)
+		}
+	} else {
+		apply, err := patcher(pt, data, res)
 		if err != nil {
-			return nil, err
+			return err
 		}
-		next, warns, err := decodeObject(patched, "", res.GroupVersionKind(), res.New(), level)
-		if err != nil {
-			return nil, err
+		u.mutate = func(cur runtime.Object) (runtime.Object, error) {
+			cur.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
+			curJSON, err := json.Marshal(cur)
+			if err != nil {
+				return nil, apierrors.NewInternalError(err)
+			}
+			patched, err := apply(curJSON)
+			if err != nil {
+				return nil, err
+			}
+			next, warns, err := decodeObject(patched, "", res.GroupVersionKind(), res.New(), level)
+			if err != nil {
+				return nil, err
+			}
+			warnings = warns
+			return next, nil
 		}
-		warnings = warns
-		return next, nil
 	}
-	out, _, err := s.updateObject(r.Context(), res, info, mutate, status, dryRun, false)
+	out, created, err := s.updateObject(r.Context(), res, u)
 	if err != nil {
 		return err
 	}
 	addWarnings(w, warnings)
-	writeObject(w, r, http.StatusOK, out)
+	code := http.StatusOK
+	if created {
+		code = http.StatusCreated
+	}
+	writeObject(w, r, code, out)
 	return nil
 }
 
@@ -109,6 +135,6 @@ func patcher(pt types.PatchType, patch []byte, res *api.Resource) (func([]byte) 
 		}, nil
 	}
 	return nil, apierrors.NewGenericServerResponse(http.StatusUnsupportedMediaType, "patch", res.GroupResource(), "",
-		fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: %s, %s, %s",
-			types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType), 0, false)
+		fmt.Sprintf("the body of the request was in an unknown format - accepted media types include: %s, %s, %s, %s",
+			types.JSONPatchType, types.MergePatchType, types.StrategicMergePatchType, types.ApplyPatchType), 0, false)
 }

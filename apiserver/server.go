@@ -42,6 +42,8 @@ type Server struct {
 	ips       *ipAllocator
 	ports     *portAllocator
 	events    *eventRecorder
+	openapi   openAPI
+	fields    map[*api.Resource]*fieldManagers
 
 	wg sync.WaitGroup // the server's own goroutines
 }
@@ -69,7 +71,12 @@ func newServer(cfg Config, store *storage.Store, m *metrics) (*Server, error) {
 		ports:     ports,
 	}
 	s.events = newEventRecorder(store, cfg.EventTTL, log)
+	s.fields = map[*api.Resource]*fieldManagers{}
+	tc := newTypeConverter()
 	for _, r := range s.resources {
+		if s.fields[r], err = newFieldManagers(r, tc); err != nil {
+			return nil, err
+		}
 		s.caches[r] = watchcache.New(watchcache.Config{
 			Store: store, Resource: r.Storage, Encode: encodeJSON, Logger: log,
 			HistorySize: cfg.WatchCacheSize,
@@ -173,7 +180,7 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request, info requestInfo)
 		writeObject(w, r, http.StatusOK, versionObject())
 	case path == "/metrics":
 		promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
-	case s.serveDiscovery(w, r):
+	case s.serveDiscovery(w, r), s.serveOpenAPI(w, r):
 	default:
 		writeError(w, r, notFoundResource())
 	}

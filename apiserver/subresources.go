@@ -151,7 +151,11 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, res *api.Res
 		res.Scale.SetReplicas(obj, scale.Spec.Replicas)
 		return obj, nil
 	}
-	out, _, err := s.updateObject(ctx, res, info, mutate, false, dryRun, false)
+	manager, err := fieldManagerName(r, false)
+	if err != nil {
+		return err
+	}
+	out, _, err := s.updateObject(ctx, res, updateRequest{info: info, mutate: mutate, dryRun: dryRun, manager: manager})
 	if err != nil {
 		return err
 	}

@@ -24,6 +24,10 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *api.Resourc
 	if err != nil {
 		return err
 	}
+	manager, err := fieldManagerName(r, false)
+	if err != nil {
+		return err
+	}
 	data, err := readBody(r)
 	if err != nil {
 		return err
@@ -36,8 +40,14 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *api.Resourc
 	if _, err := checkNamespaceAndName(body, res, info, true); err != nil {
 		return err
 	}
-	mutate := func(cur runtime.Object) (runtime.Object, error) { return body.DeepCopyObject(), nil }
-	out, created, err := s.updateObject(r.Context(), res, info, mutate, status, dryRun, res.AllowCreateOnUpdate && !status)
+	out, created, err := s.updateObject(r.Context(), res, updateRequest{
+		info:          info,
+		mutate:        func(cur runtime.Object) (runtime.Object, error) { return body.DeepCopyObject(), nil },
+		status:        status,
+		dryRun:        dryRun,
+		createMissing: res.AllowCreateOnUpdate && !status,
+		manager:       manager,
+	})
 	if err != nil {
 		return err
 	}
@@ -53,19 +63,37 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *api.Resourc
 // current state: the body of a PUT, or a patch applied to the current state.
 type mutation func(cur runtime.Object) (runtime.Object, error)
 
+// updateRequest is a write to an existing object.
+type updateRequest struct {
+	info   requestInfo
+	mutate mutation
+	// status: a write to the status subresource.
+	status bool
+	dryRun bool
+	// createMissing creates a missing object from the mutation's result
+	// (PUT of resources that allow it, server-side apply).
+	createMissing bool
+	// manager is who the change is attributed to in managedFields.
+	manager string
+	// applied: the mutation is a server-side apply, which has recorded
+	// managedFields itself.
+	applied bool
+}
+
 // updateObject applies a mutation under the compare-and-swap loop: the
 // intended state is checked against a resourceVersion precondition,
 // prepared and validated as an update of the main resource or of its status,
-// given the service allocations it needs, and written. An object whose last
-// finalizer the write removed while it was being deleted is then deleted.
-// With createMissing, a missing object is created from the mutation's result
-// instead.
-func (s *Server) updateObject(ctx context.Context, res *api.Resource, info requestInfo, mutate mutation, status, dryRun, createMissing bool) (runtime.Object, bool, error) {
+// its managed fields recorded, given the service allocations it needs, and
+// written. An object whose last finalizer the write removed while it was
+// being deleted is then deleted.
+func (s *Server) updateObject(ctx context.Context, res *api.Resource, u updateRequest) (runtime.Object, bool, error) {
+	info := u.info
+	fm := s.fields[res].of(u.status)
 	for attempt := 0; ; attempt++ {
 		var auto allocation
 		var attempted runtime.Object // the last state fn produced
 		fn := func(cur runtime.Object) (runtime.Object, error) {
-			next, err := mutate(cur)
+			next, err := u.mutate(cur)
 			if err != nil {
 				return nil, err
 			}
@@ -77,7 +105,7 @@ func (s *Server) updateObject(ctx context.Context, res *api.Resource, info reque
 				return nil, apierrors.NewConflict(res.GroupResource(), info.Name, errors.New(registryConflictMessage))
 			}
 			m.SetResourceVersion(om.GetResourceVersion())
-			if status {
+			if u.status {
 				err = res.BeforeStatusUpdate(next, cur)
 			} else {
 				err = res.BeforeUpdate(next, cur)
@@ -85,7 +113,10 @@ func (s *Server) updateObject(ctx context.Context, res *api.Resource, info reque
 			if err != nil {
 				return nil, err
 			}
-			if svc, ok := next.(*corev1.Service); ok && !status {
+			if !u.applied {
+				next = fm.UpdateNoErrors(cur, next, u.manager)
+			}
+			if svc, ok := next.(*corev1.Service); ok && !u.status {
 				if auto, err = s.allocateService(ctx, svc, cur.(*corev1.Service), attempt); err != nil {
 					return nil, err
 				}
@@ -95,7 +126,7 @@ func (s *Server) updateObject(ctx context.Context, res *api.Resource, info reque
 		}
 		var out runtime.Object
 		var err error
-		if dryRun {
+		if u.dryRun {
 			var cur runtime.Object
 			if cur, err = s.store.Get(ctx, res.Storage, info.Namespace, info.Name); err == nil {
 				out, err = fn(cur)
@@ -107,18 +138,23 @@ func (s *Server) updateObject(ctx context.Context, res *api.Resource, info reque
 			}
 			out, err = s.store.GuaranteedUpdate(ctx, res.Storage, info.Namespace, info.Name, fn, suggestion)
 		}
-		if storage.IsNotFound(err) && createMissing {
-			obj, err := mutate(res.New())
+		if storage.IsNotFound(err) && u.createMissing {
+			obj, err := u.mutate(res.New())
 			if err != nil {
 				return nil, false, err
 			}
 			if m, err := meta.Accessor(obj); err == nil {
 				m.SetResourceVersion("")
 			}
-			if err := s.createObject(ctx, res, obj, dryRun); err != nil {
+			manager := u.manager
+			if u.applied {
+				manager = ""
+			}
+			created, err := s.createObject(ctx, res, obj, createOptions{dryRun: u.dryRun, manager: manager})
+			if err != nil {
 				return nil, false, err
 			}
-			return obj, true, nil
+			return created, true, nil
 		}
 		if retry, cerr := claimTaken(err, attempted, auto); retry && attempt < maxAllocationAttempts {
 			continue
@@ -126,7 +162,7 @@ func (s *Server) updateObject(ctx context.Context, res *api.Resource, info reque
 			return nil, false, storageError(cerr, res, info.Name)
 		}
 		out.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
-		if !dryRun {
+		if !u.dryRun {
 			if err := s.finishDeletion(ctx, res, out); err != nil {
 				return nil, false, err
 			}

@@ -8,9 +8,12 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 
 	"github.com/shepherd-lab/shepherd/api"
+	"github.com/shepherd-lab/shepherd/storage"
 	"github.com/shepherd-lab/shepherd/storage/watchcache"
 )
 
@@ -25,6 +28,25 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *api.Resource
 	p, err := parseListParams(r, res, info)
 	if err != nil {
 		return err
+	}
+	asTable, include, err := tableRequest(r)
+	if err != nil {
+		return err
+	}
+	// encode is an event object's wire form: the memoized JSON, or for
+	// kubectl get --watch a one-row Table.
+	encode := func(e watchcache.Event) ([]byte, error) { return e.Entry.Encoded() }
+	if asTable {
+		encode = func(e watchcache.Event) ([]byte, error) {
+			if e.Type == watch.Bookmark || e.Type == watch.Error {
+				return e.Entry.Encoded()
+			}
+			table, err := toTable(res, []runtime.Object{e.Entry.Object}, metav1.ListMeta{ResourceVersion: storage.FormatRevision(e.Entry.Revision)}, include)
+			if err != nil {
+				return nil, err
+			}
+			return marshal(table)
+		}
 	}
 	opts := watchcache.WatchOptions{
 		Namespace: info.Namespace,
@@ -50,26 +72,36 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *api.Resource
 		timeout = minWatchTimeout + time.Duration(rand.Int64N(int64(minWatchTimeout)))
 	}
 
+	var events <-chan watchcache.Event
 	wc, err := s.caches[res].Watch(r.Context(), opts)
 	var statusErr *apierrors.StatusError
 	switch {
+	case err == nil:
+		defer wc.Stop()
+		events = wc.ResultChan()
+	case apierrors.IsResourceExpired(err) && opts.Revision > 0:
+		// Older than the cache's history (a client resuming after this
+		// apiserver restarted, say): etcd may still have it.
+		var stop func()
+		if events, stop, err = s.watchEtcd(r, res, info, p); err != nil {
+			return err
+		}
+		defer stop()
 	case errors.As(err, &statusErr):
 		// As kube-apiserver: a watch that cannot start from its revision
 		// is a stream whose one event is the error.
 		writeWatchHeader(w)
 		writeWatchError(w, statusErr)
 		return nil
-	case err != nil:
+	default:
 		return storageError(err, res, "")
 	}
-	defer wc.Stop()
 
 	writeWatchHeader(w)
 	flusher, _ := w.(http.Flusher)
 	bw := bufio.NewWriterSize(w, 32<<10)
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
-	events := wc.ResultChan()
 	for {
 		select {
 		case <-r.Context().Done():
@@ -80,7 +112,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *api.Resource
 			if !ok {
 				return nil
 			}
-			if err := writeWatchEvent(bw, e); err != nil {
+			if err := writeWatchEvent(bw, e, encode); err != nil {
 				s.log.Warn("encoding watch event", "resource", res.GroupResource(), "err", err)
 				return nil
 			}
@@ -92,7 +124,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *api.Resource
 						bw.Flush()
 						return nil
 					}
-					if err := writeWatchEvent(bw, e); err != nil {
+					if err := writeWatchEvent(bw, e, encode); err != nil {
 						return nil
 					}
 				default:
@@ -117,8 +149,8 @@ func writeWatchHeader(w http.ResponseWriter) {
 	}
 }
 
-func writeWatchEvent(bw *bufio.Writer, e watchcache.Event) error {
-	obj, err := e.Entry.Encoded()
+func writeWatchEvent(bw *bufio.Writer, e watchcache.Event, encode func(watchcache.Event) ([]byte, error)) error {
+	obj, err := encode(e)
 	if err != nil {
 		return err
 	}
@@ -138,4 +170,36 @@ func writeWatchError(w http.ResponseWriter, err *apierrors.StatusError) {
 	bw.Write(body)
 	bw.WriteString("}\n")
 	bw.Flush()
+}
+
+// watchEtcd serves a watch straight from etcd, for revisions the watch
+// cache no longer holds. A compacted revision arrives as a 410 ERROR event.
+func (s *Server) watchEtcd(r *http.Request, res *api.Resource, info requestInfo, p listParams) (<-chan watchcache.Event, func(), error) {
+	w, err := s.store.Watch(r.Context(), res.Storage, storage.WatchOptions{
+		Namespace:      info.Namespace,
+		Predicate:      p.predicate,
+		Revision:       p.revision,
+		ProgressNotify: p.allowBookmarks,
+	})
+	if err != nil {
+		return nil, nil, storageError(err, res, "")
+	}
+	out := make(chan watchcache.Event)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer close(out)
+		for e := range w.ResultChan() {
+			rev, _ := storage.Revision(e.Object)
+			if e.Type != watch.Error {
+				e.Object.GetObjectKind().SetGroupVersionKind(res.GroupVersionKind())
+			}
+			select {
+			case out <- watchcache.Event{Type: e.Type, Entry: watchcache.NewEntry("", e.Object, rev, encodeJSON)}:
+			case <-r.Context().Done():
+				return
+			}
+		}
+	}()
+	return out, func() { w.Stop(); <-done }, nil
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,10 +26,27 @@ type Server struct {
 	// Store reaches the same etcd directly, for what clients cannot do
 	// (compacting, say).
 	Store *storage.Store
+	// EtcdEndpoints are the etcd the server uses.
+	EtcdEndpoints []string
+
+	stop func()
 }
+
+// Stop shuts the apiserver down now (it is also stopped when the test
+// ends). Its etcd keeps running if it was external.
+func (s *Server) Stop() { s.stop() }
 
 // Option adjusts the apiserver's options.
 type Option func(*apiserver.Options)
+
+// WithEtcd runs the apiserver against an etcd that outlives it.
+func WithEtcd(endpoints []string) Option {
+	return func(o *apiserver.Options) { o.EtcdServers = endpoints }
+}
+
+// WithPort serves on a given port (to restart a server where clients
+// expect it).
+func WithPort(port int) Option { return func(o *apiserver.Options) { o.Port = port } }
 
 // Start runs an apiserver for the duration of the test.
 func Start(t testing.TB, opts ...Option) *Server {
@@ -61,12 +79,16 @@ func Start(t testing.TB, opts ...Option) *Server {
 		cancel()
 		t.Fatal("apiserver did not start within 60s")
 	}
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("apiserver: %v", err)
-		}
-	})
+	var stopOnce sync.Once
+	stop := func() {
+		stopOnce.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("apiserver: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
 	cfg := &rest.Config{Host: serving.URL, QPS: -1}
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
@@ -79,7 +101,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	s := &Server{URL: serving.URL, Config: cfg, Client: client, Store: store}
+	s := &Server{URL: serving.URL, Config: cfg, Client: client, Store: store, EtcdEndpoints: serving.EtcdEndpoints, stop: stop}
 	s.waitReady(t)
 	return s
 }

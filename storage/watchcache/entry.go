@@ -40,3 +40,9 @@ type Event struct {
 	Type  watch.EventType
 	Entry *Entry
 }
+
+// NewEntry wraps an object that does not come from a cache (an event read
+// from etcd directly, say) so it can be handed out like a cached one.
+func NewEntry(key string, obj runtime.Object, rev int64, enc Encoder) *Entry {
+	return &Entry{Key: key, Object: obj, Revision: rev, encoder: enc}
+}
