@@ -163,6 +163,7 @@ type output int
 const (
 	outputJSON output = iota
 	outputYAML
+	outputProtobuf
 )
 
 // negotiate picks the response format from the Accept header.
@@ -186,9 +187,11 @@ func negotiate(r *http.Request) (output, error) {
 			return outputJSON, nil
 		case runtime.ContentTypeYAML:
 			return outputYAML, nil
+		case runtime.ContentTypeProtobuf:
+			return outputProtobuf, nil
 		}
 	}
-	return outputJSON, apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "", schema.GroupResource{}, "", "only the following media types are accepted: application/json, application/yaml", 0, false)
+	return outputJSON, apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "", schema.GroupResource{}, "", "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf", 0, false)
 }
 
 // encodeJSON is the JSON wire form of an object, as watch-cache entries
@@ -215,6 +218,9 @@ func writeRaw(w http.ResponseWriter, r *http.Request, code int, body []byte) {
 		out = outputJSON
 	}
 	switch {
+	case out == outputProtobuf:
+		// Bodies that reach here have no protobuf form (errors, version):
+		// JSON, which every client reads.
 	case out == outputYAML:
 		y, err := yaml.JSONToYAML(body)
 		if err == nil {
@@ -239,6 +245,16 @@ func writeRaw(w http.ResponseWriter, r *http.Request, code int, body []byte) {
 
 // writeObject encodes obj in the negotiated format.
 func writeObject(w http.ResponseWriter, r *http.Request, code int, obj any) {
+	if o, ok := obj.(runtime.Object); ok {
+		if out, _ := negotiate(r); out == outputProtobuf {
+			if _, isStatus := o.(*metav1.Status); !isStatus {
+				if body, err := encodeProto(o); err == nil {
+					writeProto(w, code, body)
+					return
+				}
+			}
+		}
+	}
 	body, err := marshal(obj)
 	if err != nil {
 		writeError(w, r, apierrors.NewInternalError(err))

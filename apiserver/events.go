@@ -2,9 +2,11 @@ package apiserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -20,20 +22,31 @@ import (
 const eventComponent = "shepherd-apiserver"
 
 // eventRecorder writes the events the apiserver records about the objects
-// it creates and deletes (pods and deployments), off the request path. All
-// events, whoever writes them, are stored with an etcd lease so they expire
-// after the event TTL.
+// it creates and deletes (pods and deployments), off the request path and
+// in batches: one etcd transaction per batch rather than per event, so a
+// burst of pod creates does not double etcd's write load. All events,
+// whoever writes them, are stored with an etcd lease so they expire after
+// the event TTL.
 type eventRecorder struct {
 	store    *storage.Store
 	leases   *storage.LeasePool
 	queue    chan *corev1.Event
 	log      *slog.Logger
 	instance string
+	dropped  atomic.Int64 // events dropped since the last warning
 }
 
-// eventQueueSize bounds the events waiting to be written; past it new
-// events are dropped (and logged), never blocking a request.
-const eventQueueSize = 1024
+const (
+	// eventQueueSize bounds the events waiting to be written; past it new
+	// events are dropped (and counted), never blocking a request.
+	eventQueueSize = 8192
+	// eventBatch and eventBatchWait bound a batch: written when it is full
+	// or when its first event has waited this long.
+	eventBatch     = 100 // within etcd's default limit of 128 operations per transaction
+	eventBatchWait = 100 * time.Millisecond
+	// dropWarningInterval spaces the warnings about dropped events.
+	dropWarningInterval = 10 * time.Second
+)
 
 func newEventRecorder(store *storage.Store, ttl time.Duration, log *slog.Logger) *eventRecorder {
 	if ttl <= 0 {
@@ -113,31 +126,69 @@ func (e *eventRecorder) record(res *api.Resource, obj runtime.Object, reason, me
 	select {
 	case e.queue <- ev:
 	default:
-		e.log.Warn("event queue full; dropping event", "reason", reason, "object", m.GetNamespace()+"/"+m.GetName())
+		e.dropped.Add(1)
 	}
 }
 
-// run writes queued events until ctx is done.
+// run writes queued events in batches until ctx is done.
 func (e *eventRecorder) run(ctx context.Context) {
+	warn := time.NewTicker(dropWarningInterval)
+	defer warn.Stop()
 	for {
+		var batch []*corev1.Event
 		select {
 		case <-ctx.Done():
 			return
-		case ev := <-e.queue:
-			if err := e.write(ctx, ev); err != nil && ctx.Err() == nil {
-				e.log.Warn("writing event failed", "reason", ev.Reason, "object", ev.InvolvedObject.Name, "err", err)
+		case <-warn.C:
+			if n := e.dropped.Swap(0); n > 0 {
+				e.log.Warn("event queue full: events dropped", "count", n, "interval", dropWarningInterval)
 			}
+			continue
+		case ev := <-e.queue:
+			batch = append(batch, ev)
+		}
+		deadline := time.NewTimer(eventBatchWait)
+	fill:
+		for len(batch) < eventBatch {
+			select {
+			case ev := <-e.queue:
+				batch = append(batch, ev)
+			case <-deadline.C:
+				break fill
+			case <-ctx.Done():
+				break fill
+			}
+		}
+		deadline.Stop()
+		if err := e.write(ctx, batch); err != nil && ctx.Err() == nil {
+			e.log.Warn("writing events failed", "count", len(batch), "err", err)
 		}
 	}
 }
 
-func (e *eventRecorder) write(ctx context.Context, ev *corev1.Event) error {
-	if err := api.Events.BeforeCreate(ev); err != nil {
-		return err
+// write stores a batch of events in one transaction, or one by one if the
+// batch collides with an existing event.
+func (e *eventRecorder) write(ctx context.Context, batch []*corev1.Event) error {
+	objs := make([]runtime.Object, 0, len(batch))
+	for _, ev := range batch {
+		if err := api.Events.BeforeCreate(ev); err != nil {
+			e.log.Warn("dropping invalid event", "reason", ev.Reason, "err", err)
+			continue
+		}
+		objs = append(objs, ev)
 	}
 	lease, err := e.lease(ctx)
 	if err != nil {
 		return err
 	}
-	return e.store.Create(ctx, api.Events.Storage, ev, storage.WithLease(lease))
+	err = e.store.CreateMany(ctx, api.Events.Storage, objs, storage.WithLease(lease))
+	if !errors.Is(err, storage.ErrAlreadyExists) {
+		return err
+	}
+	for _, obj := range objs {
+		if err := e.store.Create(ctx, api.Events.Storage, obj, storage.WithLease(lease)); err != nil && !errors.Is(err, storage.ErrAlreadyExists) {
+			return err
+		}
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -58,6 +59,18 @@ func (p *listPage) item(i int) ([]byte, error) {
 	return encodeJSON(p.objects[i])
 }
 
+// protoItem returns the protobuf message of the i'th object.
+func (p *listPage) protoItem(i int) ([]byte, error) {
+	if p.entries != nil {
+		return p.entries[i].EncodedProto()
+	}
+	m, ok := p.objects[i].(interface{ Marshal() ([]byte, error) })
+	if !ok {
+		return nil, fmt.Errorf("%T has no protobuf encoding", p.objects[i])
+	}
+	return m.Marshal()
+}
+
 func (s *Server) listPage(r *http.Request, res *api.Resource, info requestInfo, p listParams) (*listPage, error) {
 	ctx := r.Context()
 	fromEtcd := p.continueToken != "" || p.resourceVersionMatch == metav1.ResourceVersionMatchExact
@@ -107,6 +120,21 @@ func (s *Server) listPage(r *http.Request, res *api.Resource, info requestInfo, 
 // writeList writes a list page. Plain JSON is streamed item by item from
 // the memoized encodings; other forms are built whole and converted.
 func writeList(w http.ResponseWriter, r *http.Request, res *api.Resource, page *listPage) error {
+	if out, _ := negotiate(r); out == outputProtobuf {
+		items := make([][]byte, len(page.objects))
+		for i := range page.objects {
+			var err error
+			if items[i], err = page.protoItem(i); err != nil {
+				return apierrors.NewInternalError(err)
+			}
+		}
+		body, err := protoList(res, page.meta, items)
+		if err != nil {
+			return apierrors.NewInternalError(err)
+		}
+		writeProto(w, http.StatusOK, body)
+		return nil
+	}
 	metaJSON, _ := json.Marshal(page.meta)
 	head := `{"kind":"` + res.ListKind + `","apiVersion":"` + res.GroupVersion.String() + `","metadata":` + string(metaJSON) + `,"items":[`
 	items := make([][]byte, len(page.objects))

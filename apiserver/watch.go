@@ -33,9 +33,42 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *api.Resource
 	if err != nil {
 		return err
 	}
-	// encode is an event object's wire form: the memoized JSON, or for
-	// kubectl get --watch a one-row Table.
+	// frame is an event's bytes on the stream: a JSON line with the
+	// memoized JSON object (or for kubectl get --watch a one-row Table), or
+	// a protobuf frame for clients that prefer protobuf.
 	encode := func(e watchcache.Event) ([]byte, error) { return e.Entry.Encoded() }
+	out, _ := negotiate(r)
+	useProto := out == outputProtobuf && !asTable
+	frame := func(e watchcache.Event) ([]byte, error) {
+		obj, err := encode(e)
+		if err != nil {
+			return nil, err
+		}
+		line := make([]byte, 0, len(obj)+32)
+		line = append(line, `{"type":"`...)
+		line = append(line, e.Type...)
+		line = append(line, `","object":`...)
+		line = append(line, obj...)
+		return append(line, "}\n"...), nil
+	}
+	if useProto {
+		frame = func(e watchcache.Event) ([]byte, error) {
+			var obj []byte
+			var err error
+			if e.Type == watch.Error {
+				obj, err = encodeProto(e.Entry.Object)
+			} else if msg, perr := e.Entry.EncodedProto(); perr == nil {
+				gvk := e.Entry.Object.GetObjectKind().GroupVersionKind()
+				obj, err = envelope(gvk.GroupVersion().String(), gvk.Kind, msg)
+			} else {
+				err = perr
+			}
+			if err != nil {
+				return nil, err
+			}
+			return protoWatchFrame(string(e.Type), obj)
+		}
+	}
 	if asTable {
 		encode = func(e watchcache.Event) ([]byte, error) {
 			if e.Type == watch.Bookmark || e.Type == watch.Error {
@@ -90,14 +123,17 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *api.Resource
 	case errors.As(err, &statusErr):
 		// As kube-apiserver: a watch that cannot start from its revision
 		// is a stream whose one event is the error.
-		writeWatchHeader(w)
-		writeWatchError(w, statusErr)
+		st := toStatus(statusErr)
+		writeWatchHeader(w, useProto)
+		if data, err := frame(watchcache.Event{Type: watch.Error, Entry: watchcache.NewEntry("", st, 0, encodeJSON)}); err == nil {
+			w.Write(data)
+		}
 		return nil
 	default:
 		return storageError(err, res, "")
 	}
 
-	writeWatchHeader(w)
+	writeWatchHeader(w, useProto)
 	flusher, _ := w.(http.Flusher)
 	bw := bufio.NewWriterSize(w, 32<<10)
 	timer := time.NewTimer(timeout)
@@ -112,7 +148,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *api.Resource
 			if !ok {
 				return nil
 			}
-			if err := writeWatchEvent(bw, e, encode); err != nil {
+			if err := writeWatchEvent(bw, e, frame); err != nil {
 				s.log.Warn("encoding watch event", "resource", res.GroupResource(), "err", err)
 				return nil
 			}
@@ -124,7 +160,7 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *api.Resource
 						bw.Flush()
 						return nil
 					}
-					if err := writeWatchEvent(bw, e, encode); err != nil {
+					if err := writeWatchEvent(bw, e, frame); err != nil {
 						return nil
 					}
 				default:
@@ -141,35 +177,24 @@ func (s *Server) watch(w http.ResponseWriter, r *http.Request, res *api.Resource
 	}
 }
 
-func writeWatchHeader(w http.ResponseWriter) {
+func writeWatchHeader(w http.ResponseWriter, proto bool) {
 	w.Header().Set("Content-Type", "application/json")
+	if proto {
+		w.Header().Set("Content-Type", contentTypeProtobufWatch)
+	}
 	w.WriteHeader(http.StatusOK)
 	if f, ok := w.(http.Flusher); ok {
 		f.Flush()
 	}
 }
 
-func writeWatchEvent(bw *bufio.Writer, e watchcache.Event, encode func(watchcache.Event) ([]byte, error)) error {
-	obj, err := encode(e)
+func writeWatchEvent(bw *bufio.Writer, e watchcache.Event, frame func(watchcache.Event) ([]byte, error)) error {
+	data, err := frame(e)
 	if err != nil {
 		return err
 	}
-	bw.WriteString(`{"type":"`)
-	bw.WriteString(string(e.Type))
-	bw.WriteString(`","object":`)
-	bw.Write(obj)
-	_, err = bw.WriteString("}\n")
+	_, err = bw.Write(data)
 	return err
-}
-
-func writeWatchError(w http.ResponseWriter, err *apierrors.StatusError) {
-	st := toStatus(err)
-	body, _ := encodeJSON(st)
-	bw := bufio.NewWriter(w)
-	bw.WriteString(`{"type":"` + string(watch.Error) + `","object":`)
-	bw.Write(body)
-	bw.WriteString("}\n")
-	bw.Flush()
 }
 
 // watchEtcd serves a watch straight from etcd, for revisions the watch

@@ -206,3 +206,24 @@ func TestTypedView(t *testing.T) {
 		t.Fatalf("typed list (2 per page) = %d pods at %d, err %v; want 3 at >= %d", len(list), rev, err, rv(t, got))
 	}
 }
+
+func TestCreateManyIsAllOrNothing(t *testing.T) {
+	s, ctx := newStore(t), testContext(t)
+	batch := []runtime.Object{pod("default", "a", "n1", nil), pod("default", "b", "", nil)}
+	if err := s.CreateMany(ctx, pods, batch); err != nil {
+		t.Fatal(err)
+	}
+	if rv(t, batch[0]) == 0 || rv(t, batch[0]) != rv(t, batch[1]) {
+		t.Fatalf("revisions %d and %d, want one non-zero revision", rv(t, batch[0]), rv(t, batch[1]))
+	}
+	if got := nodePods(t, s, "n1"); len(got) != 1 {
+		t.Fatalf("index after CreateMany: %v", got)
+	}
+	err := s.CreateMany(ctx, pods, []runtime.Object{pod("default", "c", "", nil), pod("default", "a", "", nil)})
+	if !errors.Is(err, storage.ErrAlreadyExists) {
+		t.Fatalf("batch with a taken key: %v", err)
+	}
+	if _, err := s.Get(ctx, pods, "default", "c"); !errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("c was stored by a failed batch: %v", err)
+	}
+}

@@ -1,6 +1,7 @@
 package watchcache
 
 import (
+	"fmt"
 	"sync/atomic"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -20,6 +21,28 @@ type Entry struct {
 
 	encoder Encoder
 	encoded atomic.Pointer[[]byte]
+	proto   atomic.Pointer[[]byte]
+}
+
+// protoMarshaler is what k8s.io/api types implement.
+type protoMarshaler interface{ Marshal() ([]byte, error) }
+
+// EncodedProto returns the object's protobuf message (without Kubernetes'
+// envelope), encoding it on first use only.
+func (e *Entry) EncodedProto() ([]byte, error) {
+	if p := e.proto.Load(); p != nil {
+		return *p, nil
+	}
+	m, ok := e.Object.(protoMarshaler)
+	if !ok {
+		return nil, fmt.Errorf("%T has no protobuf encoding", e.Object)
+	}
+	b, err := m.Marshal()
+	if err != nil {
+		return nil, err
+	}
+	e.proto.Store(&b)
+	return b, nil
 }
 
 // Encoded returns the object's wire form, encoding it on first use only.
