@@ -111,8 +111,8 @@ func (s *Server) requestProgress(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := s.store.RequestProgress(ctx); err != nil && ctx.Err() == nil {
-				s.log.Debug("request watch progress", "err", err)
+			for _, c := range s.caches {
+				c.RequestProgress()
 			}
 		}
 	}

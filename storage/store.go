@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -18,7 +19,8 @@ type Store struct {
 	codec   codec
 	metrics *Metrics
 	log     *slog.Logger
-	owned   bool // the store created the client and closes it
+	owned   bool          // the store created the client and closes it
+	streams atomic.Uint64 // names the gRPC streams of progress-notified watches
 }
 
 // Option configures a Store.
@@ -44,6 +46,19 @@ func New(client *clientv3.Client, scheme *runtime.Scheme, opts ...Option) *Store
 // http://127.0.0.1:2379) and returns a store that owns the connection. It
 // waits, within ctx, until etcd answers.
 func Connect(ctx context.Context, endpoints []string, scheme *runtime.Scheme, opts ...Option) (*Store, error) {
+	client, err := Dial(ctx, endpoints)
+	if err != nil {
+		return nil, err
+	}
+	s := New(client, scheme, opts...)
+	s.owned = true
+	return s, nil
+}
+
+// Dial returns an etcd client for endpoints, once etcd answers a quorum
+// read within ctx. Connect uses it; so does anything else in storage/ that
+// needs a bare client.
+func Dial(ctx context.Context, endpoints []string) (*clientv3.Client, error) {
 	if len(endpoints) == 0 {
 		return nil, fmt.Errorf("no etcd endpoints given")
 	}
@@ -60,13 +75,11 @@ func Connect(ctx context.Context, endpoints []string, scheme *runtime.Scheme, op
 	if err != nil {
 		return nil, fmt.Errorf("connect to etcd %s: %w", strings.Join(endpoints, ","), err)
 	}
-	s := New(client, scheme, opts...)
-	s.owned = true
-	if err := s.Ping(ctx); err != nil {
+	if _, err := client.Get(ctx, "/", clientv3.WithCountOnly(), clientv3.WithLimit(1)); err != nil {
 		client.Close()
 		return nil, fmt.Errorf("etcd %s: %w", strings.Join(endpoints, ","), err)
 	}
-	return s, nil
+	return client, nil
 }
 
 // Close releases the etcd connection if the store created it.

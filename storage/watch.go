@@ -9,6 +9,7 @@ import (
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/metadata"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -29,7 +30,7 @@ type WatchOptions struct {
 	Revision int64
 	// ProgressNotify delivers Bookmark events, whose object carries only the
 	// revision up to which every change has been delivered, whenever etcd
-	// reports progress (see Store.RequestProgress).
+	// reports progress (see Watcher.RequestProgress).
 	ProgressNotify bool
 }
 
@@ -41,12 +42,20 @@ const watchResultBuffer = 256
 // that has been compacted is reported as an Error event with a 410 Expired
 // Status, after which the result channel closes. The watch ends when ctx is
 // done or Stop is called.
-func (s *Store) Watch(ctx context.Context, r *Resource, opts WatchOptions) (watch.Interface, error) {
+func (s *Store) Watch(ctx context.Context, r *Resource, opts WatchOptions) (*Watcher, error) {
 	prefix, err := s.listPrefix(r, opts.Namespace, opts.Index, opts.IndexValue)
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
+	ctx = clientv3.WithRequireLeader(ctx)
+	if opts.ProgressNotify {
+		// etcd answers a progress request only when every watch sharing the
+		// gRPC stream is synced, so one lagging watch would starve the
+		// others of progress. A watch that relies on progress gets a stream
+		// of its own (the client keys streams by outgoing metadata).
+		ctx = metadata.AppendToOutgoingContext(ctx, "shepherd-watch-stream", strconv.FormatUint(s.streams.Add(1), 10))
+	}
+	ctx, cancel := context.WithCancel(ctx)
 	etcdOpts := []clientv3.OpOption{clientv3.WithPrefix(), clientv3.WithPrevKV()}
 	if opts.Revision > 0 {
 		etcdOpts = append(etcdOpts, clientv3.WithRev(opts.Revision+1))
@@ -58,7 +67,8 @@ func (s *Store) Watch(ctx context.Context, r *Resource, opts WatchOptions) (watc
 	if opts.Index != "" {
 		base = r.IndexPrefix(opts.Index, opts.IndexValue)
 	}
-	w := &watcher{
+	w := &Watcher{
+		ctx:    ctx,
 		store:  s,
 		base:   base,
 		r:      r,
@@ -72,14 +82,9 @@ func (s *Store) Watch(ctx context.Context, r *Resource, opts WatchOptions) (watc
 	return w, nil
 }
 
-// RequestProgress asks etcd to send a progress notification on every watch
-// opened with ProgressNotify, so watchers learn the current revision even
-// when nothing they watch has changed.
-func (s *Store) RequestProgress(ctx context.Context) error {
-	return s.client.RequestProgress(clientv3.WithRequireLeader(ctx))
-}
-
-type watcher struct {
+// Watcher is a running watch. It implements watch.Interface.
+type Watcher struct {
+	ctx    context.Context // carries the watch's gRPC stream key
 	store  *Store
 	base   string // the key prefix before namespace/name
 	r      *Resource
@@ -89,15 +94,25 @@ type watcher struct {
 	done   chan struct{}
 }
 
-func (w *watcher) ResultChan() <-chan watch.Event { return w.result }
+func (w *Watcher) ResultChan() <-chan watch.Event { return w.result }
+
+// RequestProgress asks etcd to confirm the current revision to this watch
+// (opened with ProgressNotify), which arrives as a Bookmark event: a
+// watcher learns etcd has moved on even when nothing it watches changed.
+func (w *Watcher) RequestProgress() error {
+	if !w.opts.ProgressNotify {
+		return errors.New("watch not opened with ProgressNotify")
+	}
+	return w.store.client.RequestProgress(w.ctx)
+}
 
 // Stop ends the watch and waits for its goroutine to finish.
-func (w *watcher) Stop() {
+func (w *Watcher) Stop() {
 	w.cancel()
 	<-w.done
 }
 
-func (w *watcher) run(ctx context.Context, wch clientv3.WatchChan) {
+func (w *Watcher) run(ctx context.Context, wch clientv3.WatchChan) {
 	defer close(w.done)
 	defer close(w.result)
 	for resp := range wch {
@@ -141,7 +156,7 @@ func (w *watcher) run(ctx context.Context, wch clientv3.WatchChan) {
 }
 
 // send delivers e unless the watch is stopped first.
-func (w *watcher) send(ctx context.Context, e watch.Event) bool {
+func (w *Watcher) send(ctx context.Context, e watch.Event) bool {
 	select {
 	case w.result <- e:
 		return true
@@ -152,7 +167,7 @@ func (w *watcher) send(ctx context.Context, e watch.Event) bool {
 
 // convert turns an etcd event into a watch event, applying the predicate to
 // the object's state before and after the change.
-func (w *watcher) convert(ev *clientv3.Event) (watch.Event, bool, error) {
+func (w *Watcher) convert(ev *clientv3.Event) (watch.Event, bool, error) {
 	var cur, prev runtime.Object
 	if ev.Type == mvccpb.PUT {
 		cur = w.r.New()

@@ -145,7 +145,7 @@ func TestWatchProgressBookmarks(t *testing.T) {
 	}
 	deadline := time.After(20 * time.Second)
 	for {
-		if err := s.RequestProgress(ctx); err != nil {
+		if err := w.RequestProgress(); err != nil {
 			t.Fatal(err)
 		}
 		select {

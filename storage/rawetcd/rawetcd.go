@@ -11,11 +11,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
-	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
+
+	"github.com/shepherd-lab/shepherd/storage"
 )
 
 // ErrExists means CreateTxn found its key already written.
@@ -30,24 +29,9 @@ type Client struct {
 // Dial connects to the etcd cluster at endpoints and waits, within ctx,
 // until it answers a quorum read.
 func Dial(ctx context.Context, endpoints []string) (*Client, error) {
-	if len(endpoints) == 0 {
-		return nil, errors.New("no etcd endpoints given")
-	}
-	c, err := clientv3.New(clientv3.Config{
-		Endpoints:            endpoints,
-		DialTimeout:          10 * time.Second,
-		DialKeepAliveTime:    30 * time.Second,
-		DialKeepAliveTimeout: 10 * time.Second,
-		MaxCallSendMsgSize:   16 << 20,
-		MaxCallRecvMsgSize:   1 << 30,
-		Logger:               zap.NewNop(),
-	})
+	c, err := storage.Dial(ctx, endpoints)
 	if err != nil {
-		return nil, fmt.Errorf("connect to etcd %s: %w", strings.Join(endpoints, ","), err)
-	}
-	if _, err := c.Get(ctx, "/", clientv3.WithCountOnly(), clientv3.WithLimit(1)); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("etcd %s: %w", strings.Join(endpoints, ","), err)
+		return nil, err
 	}
 	return &Client{c: c}, nil
 }

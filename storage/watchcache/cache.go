@@ -56,6 +56,8 @@ type Cache struct {
 	head     int      // index of the oldest change in history
 	oldest   int64    // history holds every change after this revision
 	watchers map[*Watcher]struct{}
+	// watch is the etcd watch feeding the cache, when one is open.
+	watch *storage.Watcher
 }
 
 // change is one applied event with the object's state before it.
@@ -121,7 +123,15 @@ func (c *Cache) listAndWatch(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("watch %s: %w", c.r.Name, err)
 	}
-	defer w.Stop()
+	c.mu.Lock()
+	c.watch = w
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.watch = nil
+		c.mu.Unlock()
+		w.Stop()
+	}()
 	for {
 		select {
 		case <-ctx.Done():
@@ -252,6 +262,19 @@ func (c *Cache) setRevLocked(rev int64) {
 	c.revCh = make(chan struct{})
 }
 
+// RequestProgress asks etcd to confirm its current revision to the cache,
+// so an idle resource's cache keeps up with etcd's revision.
+func (c *Cache) RequestProgress() {
+	c.mu.RLock()
+	w := c.watch
+	c.mu.RUnlock()
+	if w != nil {
+		if err := w.RequestProgress(); err != nil {
+			c.log.Debug("request watch progress", "err", err)
+		}
+	}
+}
+
 // Revision returns the revision up to which the cache is complete.
 func (c *Cache) Revision() int64 {
 	c.mu.RLock()
@@ -298,9 +321,7 @@ func (c *Cache) waitFresh(ctx context.Context, rev int64, consistent bool) error
 			// Nothing of ours may change for a while: ask etcd to confirm
 			// the revision it is at.
 			lastProgress = time.Now()
-			if err := c.store.RequestProgress(ctx); err != nil {
-				c.log.Debug("request watch progress", "err", err)
-			}
+			c.RequestProgress()
 		}
 		select {
 		case <-ch:

@@ -299,3 +299,34 @@ func TestSlowWatcherIsEnded(t *testing.T) {
 		t.Fatalf("slow watcher got %d of 1100 events before ending, want some but not all", n)
 	}
 }
+
+// etcd sends a progress notification only when every watch on the gRPC
+// stream is synced, and a watch waiting for the next revision is not. A
+// cache that lists after the last write therefore must not share its
+// stream with a cache that needs progress to catch up.
+func TestProgressIsNotBlockedByAnIdleWatch(t *testing.T) {
+	f := newFixture(t, 0) // the pods cache
+	if _, err := f.cache.List(f.ctx, watchcache.ListOptions{Consistent: true}); err != nil {
+		t.Fatal(err)
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "moves-the-revision"}}
+	if err := f.store.Create(f.ctx, configMaps, cm); err != nil {
+		t.Fatal(err)
+	}
+	// A configmaps cache lists at the current revision: its watch waits
+	// for the next one.
+	cms := watchcache.New(watchcache.Config{Store: f.store, Resource: configMaps,
+		Encode: func(o runtime.Object) ([]byte, error) { return json.Marshal(o) }})
+	ctx, stop := context.WithCancel(f.ctx)
+	done := make(chan struct{})
+	go func() { cms.Run(ctx); close(done) }()
+	defer func() { stop(); <-done }()
+	if _, err := cms.List(f.ctx, watchcache.ListOptions{Consistent: true}); err != nil {
+		t.Fatal(err)
+	}
+	// The pods cache must learn of the configmap's revision from etcd.
+	start := time.Now()
+	if _, err := f.cache.List(f.ctx, watchcache.ListOptions{Consistent: true}); err != nil {
+		t.Fatalf("consistent pods list while another cache's watch is idle: %v (after %s)", err, time.Since(start))
+	}
+}
