@@ -18,31 +18,18 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, res *api.Resourc
 	if res.Namespaced && info.Namespace == "" {
 		return methodNotAllowed("create", info)
 	}
-	dryRun, err := parseDryRun(r)
+	wr, err := parseWrite(w, r)
 	if err != nil {
 		return err
 	}
-	level, err := fieldValidation(r)
+	obj, err := wr.decode(res.GroupVersionKind(), res.New())
 	if err != nil {
 		return err
 	}
-	manager, err := fieldManagerName(r, false)
-	if err != nil {
-		return err
-	}
-	data, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	obj, warnings, err := decodeObject(data, mediaType(r.Header.Get("Content-Type")), res.GroupVersionKind(), res.New(), level)
-	if err != nil {
-		return err
-	}
-	addWarnings(w, warnings)
 	if _, err := checkNamespaceAndName(obj, res, info, false); err != nil {
 		return err
 	}
-	created, err := s.createObject(r.Context(), res, obj, createOptions{dryRun: dryRun, manager: manager})
+	created, err := s.createObject(r.Context(), res, obj, createOptions{dryRun: wr.dryRun, manager: wr.manager})
 	if err != nil {
 		return err
 	}

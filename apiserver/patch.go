@@ -21,27 +21,15 @@ import (
 // applied to the current state inside the compare-and-swap loop, so
 // concurrent patches all land.
 func (s *Server) patch(w http.ResponseWriter, r *http.Request, res *api.Resource, info requestInfo, status bool) error {
-	dryRun, err := parseDryRun(r)
+	wr, err := parseWrite(w, r)
 	if err != nil {
 		return err
 	}
-	level, err := fieldValidation(r)
-	if err != nil {
-		return err
-	}
-	data, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	pt := types.PatchType(mediaType(r.Header.Get("Content-Type")))
-	manager, err := fieldManagerName(r, pt == types.ApplyPatchType)
-	if err != nil {
-		return err
-	}
-	u := updateRequest{info: info, status: status, dryRun: dryRun, manager: manager}
+	pt := types.PatchType(wr.mediaType)
+	u := updateRequest{info: info, status: status, dryRun: wr.dryRun, manager: wr.manager}
 	var warnings []string
 	if pt == types.ApplyPatchType || pt == types.ApplyCBORPatchType {
-		applied, err := applyPatch(data, res, info)
+		applied, err := applyPatch(wr.body, res, info)
 		if err != nil {
 			return err
 		}
@@ -52,10 +40,10 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, res *api.Resource
 			if m, err := meta.Accessor(cur); err == nil && m.GetNamespace() == "" && res.Namespaced {
 				m.SetNamespace(info.Namespace) // an object being created by this apply
 			}
-			return fm.Apply(cur, applied.DeepCopy(), manager, force)
+			return fm.Apply(cur, applied.DeepCopy(), wr.manager, force)
 		}
 	} else {
-		apply, err := patcher(pt, data, res)
+		apply, err := patcher(pt, wr.body, res)
 		if err != nil {
 			return err
 		}
@@ -69,7 +57,7 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, res *api.Resource
 			if err != nil {
 				return nil, err
 			}
-			next, warns, err := decodeObject(patched, "", res.GroupVersionKind(), res.New(), level)
+			next, warns, err := decodeObject(patched, "", res.GroupVersionKind(), res.New(), wr.level)
 			if err != nil {
 				return nil, err
 			}

@@ -23,20 +23,15 @@ func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, info reque
 	if info.Verb != "create" {
 		return methodNotAllowed(info.Verb, info)
 	}
-	level, err := fieldValidation(r)
-	if err != nil {
-		return err
-	}
-	data, err := readBody(r)
+	wr, err := parseWrite(w, r)
 	if err != nil {
 		return err
 	}
 	gvk := corev1.SchemeGroupVersion.WithKind("Binding")
-	obj, warnings, err := decodeObject(data, mediaType(r.Header.Get("Content-Type")), gvk, &corev1.Binding{}, level)
+	obj, err := wr.decode(gvk, &corev1.Binding{})
 	if err != nil {
 		return err
 	}
-	addWarnings(w, warnings)
 	b := obj.(*corev1.Binding)
 	if b.Name == "" {
 		b.Name = info.Name
@@ -93,15 +88,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, res *api.Res
 	default:
 		return methodNotAllowed(info.Verb, info)
 	}
-	dryRun, err := parseDryRun(r)
-	if err != nil {
-		return err
-	}
-	level, err := fieldValidation(r)
-	if err != nil {
-		return err
-	}
-	data, err := readBody(r)
+	wr, err := parseWrite(w, r)
 	if err != nil {
 		return err
 	}
@@ -109,18 +96,17 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, res *api.Res
 	// next turns the current object's scale into the one the client asks for.
 	var next func(cur *autoscalingv1.Scale) (*autoscalingv1.Scale, error)
 	if info.Verb == "update" {
-		obj, warnings, err := decodeObject(data, mediaType(r.Header.Get("Content-Type")), scaleGVK, &autoscalingv1.Scale{}, level)
+		obj, err := wr.decode(scaleGVK, &autoscalingv1.Scale{})
 		if err != nil {
 			return err
 		}
-		addWarnings(w, warnings)
 		body := obj.(*autoscalingv1.Scale)
 		if _, err := checkNamespaceAndName(body, res, info, true); err != nil {
 			return err
 		}
 		next = func(*autoscalingv1.Scale) (*autoscalingv1.Scale, error) { return body.DeepCopy(), nil }
 	} else {
-		apply, err := patcher(types.PatchType(mediaType(r.Header.Get("Content-Type"))), data, res)
+		apply, err := patcher(types.PatchType(wr.mediaType), wr.body, res)
 		if err != nil {
 			return err
 		}
@@ -130,7 +116,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, res *api.Res
 			if err != nil {
 				return nil, err
 			}
-			obj, _, err := decodeObject(patched, "", scaleGVK, &autoscalingv1.Scale{}, level)
+			obj, _, err := decodeObject(patched, "", scaleGVK, &autoscalingv1.Scale{}, wr.level)
 			if err != nil {
 				return nil, err
 			}
@@ -151,11 +137,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, res *api.Res
 		res.Scale.SetReplicas(obj, scale.Spec.Replicas)
 		return obj, nil
 	}
-	manager, err := fieldManagerName(r, false)
-	if err != nil {
-		return err
-	}
-	out, _, err := s.updateObject(ctx, res, updateRequest{info: info, mutate: mutate, dryRun: dryRun, manager: manager})
+	out, _, err := s.updateObject(ctx, res, updateRequest{info: info, mutate: mutate, dryRun: wr.dryRun, manager: wr.manager})
 	if err != nil {
 		return err
 	}

@@ -16,27 +16,14 @@ import (
 
 // update serves PUT of an object or of its status.
 func (s *Server) update(w http.ResponseWriter, r *http.Request, res *api.Resource, info requestInfo, status bool) error {
-	dryRun, err := parseDryRun(r)
+	wr, err := parseWrite(w, r)
 	if err != nil {
 		return err
 	}
-	level, err := fieldValidation(r)
+	body, err := wr.decode(res.GroupVersionKind(), res.New())
 	if err != nil {
 		return err
 	}
-	manager, err := fieldManagerName(r, false)
-	if err != nil {
-		return err
-	}
-	data, err := readBody(r)
-	if err != nil {
-		return err
-	}
-	body, warnings, err := decodeObject(data, mediaType(r.Header.Get("Content-Type")), res.GroupVersionKind(), res.New(), level)
-	if err != nil {
-		return err
-	}
-	addWarnings(w, warnings)
 	if _, err := checkNamespaceAndName(body, res, info, true); err != nil {
 		return err
 	}
@@ -44,9 +31,9 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *api.Resourc
 		info:          info,
 		mutate:        func(cur runtime.Object) (runtime.Object, error) { return body.DeepCopyObject(), nil },
 		status:        status,
-		dryRun:        dryRun,
+		dryRun:        wr.dryRun,
 		createMissing: res.AllowCreateOnUpdate && !status,
-		manager:       manager,
+		manager:       wr.manager,
 	})
 	if err != nil {
 		return err
