@@ -128,15 +128,17 @@ func Run(ctx context.Context, o Options, ready func(Serving)) error {
 	runCtx, stopBackground := context.WithCancel(ctx)
 	defer srv.wait()
 	defer stopBackground()
+	// The namespaces every cluster has exist before the caches list, so
+	// the first requests see them.
+	if err := bootstrapNamespaces(ctx, store); err != nil {
+		return err
+	}
 	srv.start(runCtx)
 	if o.EtcdCompactionInterval > 0 {
 		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() { defer wg.Done(); store.RunCompactor(runCtx, o.EtcdCompactionInterval) }()
 		defer wg.Wait()
-	}
-	if err := bootstrapNamespaces(ctx, store); err != nil {
-		return err
 	}
 
 	ln, err := net.Listen("tcp", net.JoinHostPort(o.BindAddress, strconv.Itoa(o.Port)))
