@@ -202,3 +202,19 @@ func TestWatchBookmarksAndWatchList(t *testing.T) {
 		t.Fatalf("watch-list stream %v", got)
 	}
 }
+
+func TestWatchTimeoutSeconds(t *testing.T) {
+	srv, ctx := apiservertest.Start(t), testCtx(t)
+	timeout := int64(1)
+	start := time.Now()
+	w, err := srv.Client.CoreV1().ConfigMaps("default").Watch(ctx, metav1.ListOptions{TimeoutSeconds: &timeout})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+	for range w.ResultChan() {
+	}
+	if d := time.Since(start); d < time.Second || d > 10*time.Second {
+		t.Fatalf("a watch with timeoutSeconds=1 ended after %s", d)
+	}
+}
