@@ -133,19 +133,26 @@ func collect(d *definitions, resources []*api.Resource) {
 
 func defName(obj runtime.Object) string { return DefinitionName(reflect.TypeOf(obj)) }
 
-func buildV3(resources []*api.Resource, gv schema.GroupVersion, kubeVersion string, smd *smdschema.Schema) ([]byte, error) {
-	d := newDefinitions(true, smd)
-	collect(d, resources)
+// pathItems renders the resources' paths with one version's parameter and
+// operation forms.
+func pathItems(resources []*api.Resource, refPrefix string, params func([]Param) []any, operation func(*Operation, string) map[string]any) map[string]any {
 	paths := map[string]any{}
 	for _, r := range resources {
 		for _, p := range resourcePaths(r) {
-			item := map[string]any{"parameters": paramsV3(p.Params)}
+			item := map[string]any{"parameters": params(p.Params)}
 			for method, op := range p.Operations {
-				item[method] = operationV3(op, d.refPrefix)
+				item[method] = operation(op, refPrefix)
 			}
 			paths[p.URL] = item
 		}
 	}
+	return paths
+}
+
+func buildV3(resources []*api.Resource, gv schema.GroupVersion, kubeVersion string, smd *smdschema.Schema) ([]byte, error) {
+	d := newDefinitions(true, smd)
+	collect(d, resources)
+	paths := pathItems(resources, d.refPrefix, paramsV3, operationV3)
 	return json.Marshal(map[string]any{
 		"openapi":    "3.0.0",
 		"info":       map[string]string{"title": "Kubernetes", "version": kubeVersion},
@@ -219,16 +226,7 @@ func operationV3(op *Operation, prefix string) map[string]any {
 func buildV2(resources []*api.Resource, kubeVersion string, smd *smdschema.Schema) ([]byte, error) {
 	d := newDefinitions(false, smd)
 	collect(d, resources)
-	paths := map[string]any{}
-	for _, r := range resources {
-		for _, p := range resourcePaths(r) {
-			item := map[string]any{"parameters": paramsV2(p.Params)}
-			for method, op := range p.Operations {
-				item[method] = operationV2(op, d.refPrefix)
-			}
-			paths[p.URL] = item
-		}
-	}
+	paths := pathItems(resources, d.refPrefix, paramsV2, operationV2)
 	return json.Marshal(map[string]any{
 		"swagger":     "2.0",
 		"info":        map[string]string{"title": "Kubernetes", "version": kubeVersion},
