@@ -58,7 +58,7 @@ func Build(resources []*api.Resource, kubeVersion string) (*Documents, error) {
 				served = append(served, r)
 			}
 		}
-		doc, err := buildV3(served, gv, kubeVersion, smd)
+		doc, err := buildV3(served, kubeVersion, smd)
 		if err != nil {
 			return nil, fmt.Errorf("openapi v3 for %s: %w", gv, err)
 		}
@@ -149,7 +149,7 @@ func pathItems(resources []*api.Resource, refPrefix string, params func([]Param)
 	return paths
 }
 
-func buildV3(resources []*api.Resource, gv schema.GroupVersion, kubeVersion string, smd *smdschema.Schema) ([]byte, error) {
+func buildV3(resources []*api.Resource, kubeVersion string, smd *smdschema.Schema) ([]byte, error) {
 	d := newDefinitions(true, smd)
 	collect(d, resources)
 	paths := pathItems(resources, d.refPrefix, paramsV3, operationV3)
