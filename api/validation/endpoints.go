@@ -58,22 +58,29 @@ func validateEndpointAddress(a *corev1.EndpointAddress, fldPath *field.Path) fie
 }
 
 func validateEndpointPort(p *corev1.EndpointPort, requireName bool, names sets.Set[string], fldPath *field.Path) field.ErrorList {
+	return validatePort(p.Name, p.Port, p.Protocol, p.AppProtocol, requireName, names, fldPath)
+}
+
+// validatePort checks what a service port and an endpoint port share: a
+// DNS-1123 label name, required and unique when there are several ports, a
+// port number, a protocol and an optional app protocol.
+func validatePort(name string, port int32, protocol corev1.Protocol, appProtocol *string, requireName bool, names sets.Set[string], fldPath *field.Path) field.ErrorList {
 	var allErrs field.ErrorList
-	if requireName && p.Name == "" {
+	if requireName && name == "" {
 		allErrs = append(allErrs, field.Required(fldPath.Child("name"), ""))
-	} else if p.Name != "" {
-		allErrs = append(allErrs, validateDNS1123Label(p.Name, fldPath.Child("name"))...)
-		if names.Has(p.Name) {
-			allErrs = append(allErrs, field.Duplicate(fldPath.Child("name"), p.Name))
+	} else if name != "" {
+		allErrs = append(allErrs, validateDNS1123Label(name, fldPath.Child("name"))...)
+		if names.Has(name) {
+			allErrs = append(allErrs, field.Duplicate(fldPath.Child("name"), name))
 		}
-		names.Insert(p.Name)
+		names.Insert(name)
 	}
-	for _, msg := range utilvalidation.IsValidPortNum(int(p.Port)) {
-		allErrs = append(allErrs, field.Invalid(fldPath.Child("port"), p.Port, msg))
+	for _, msg := range utilvalidation.IsValidPortNum(int(port)) {
+		allErrs = append(allErrs, field.Invalid(fldPath.Child("port"), port, msg))
 	}
-	allErrs = append(allErrs, validateProtocol(p.Protocol, fldPath.Child("protocol"))...)
-	if p.AppProtocol != nil {
-		allErrs = append(allErrs, validateQualifiedName(*p.AppProtocol, fldPath.Child("appProtocol"))...)
+	allErrs = append(allErrs, validateProtocol(protocol, fldPath.Child("protocol"))...)
+	if appProtocol != nil {
+		allErrs = append(allErrs, validateQualifiedName(*appProtocol, fldPath.Child("appProtocol"))...)
 	}
 	return allErrs
 }

@@ -180,28 +180,12 @@ func clusterIPPath(s *corev1.Service) *field.Path {
 }
 
 func validateServicePort(sp *corev1.ServicePort, requireName bool, names sets.Set[string], fldPath *field.Path) field.ErrorList {
-	var allErrs field.ErrorList
-	if requireName && sp.Name == "" {
-		allErrs = append(allErrs, field.Required(fldPath.Child("name"), ""))
-	} else if sp.Name != "" {
-		allErrs = append(allErrs, validateDNS1123Label(sp.Name, fldPath.Child("name"))...)
-		if names.Has(sp.Name) {
-			allErrs = append(allErrs, field.Duplicate(fldPath.Child("name"), sp.Name))
-		}
-		names.Insert(sp.Name)
-	}
-	for _, msg := range utilvalidation.IsValidPortNum(int(sp.Port)) {
-		allErrs = append(allErrs, field.Invalid(fldPath.Child("port"), sp.Port, msg))
-	}
-	allErrs = append(allErrs, validateProtocol(sp.Protocol, fldPath.Child("protocol"))...)
+	allErrs := validatePort(sp.Name, sp.Port, sp.Protocol, sp.AppProtocol, requireName, names, fldPath)
 	allErrs = append(allErrs, validatePortNumOrName(sp.TargetPort, fldPath.Child("targetPort"))...)
 	if sp.NodePort != 0 {
 		for _, msg := range utilvalidation.IsValidPortNum(int(sp.NodePort)) {
 			allErrs = append(allErrs, field.Invalid(fldPath.Child("nodePort"), sp.NodePort, msg))
 		}
-	}
-	if sp.AppProtocol != nil {
-		allErrs = append(allErrs, validateQualifiedName(*sp.AppProtocol, fldPath.Child("appProtocol"))...)
 	}
 	return allErrs
 }

@@ -61,6 +61,12 @@ func TestValidatePodVolumes(t *testing.T) {
 				ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: cmRef},
 				Secret:    &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "s"}}}}}}}),
 			errs(forbidden(v0 + ".projected.sources[0]"))},
+		{"projected secret without a name, and a path used twice", withVolumes(corev1.Volume{Name: "mix", VolumeSource: corev1.VolumeSource{
+			Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
+				{ConfigMap: &corev1.ConfigMapProjection{LocalObjectReference: cmRef, Items: []corev1.KeyToPath{{Key: "a", Path: "conf"}}}},
+				{Secret: &corev1.SecretProjection{Items: []corev1.KeyToPath{{Key: "b", Path: "conf"}}}},
+			}}}}),
+			errs(required(v0+".projected.sources[1].secret.name"), invalid(v0+".projected.sources[1].secret.items[0].path"))},
 	})
 }
 

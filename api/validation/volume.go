@@ -275,29 +275,24 @@ func validateProjectedVolume(p *corev1.ProjectedVolumeSource, fldPath *field.Pat
 	for i, src := range p.Sources {
 		srcPath := fldPath.Child("sources").Index(i)
 		numSources := 0
-		if src.Secret != nil {
+		// A secret or config map projection: a name, and items that map
+		// keys to paths no other projection uses.
+		namedItems := func(name string, items []corev1.KeyToPath, at *field.Path) {
 			numSources++
-			sp := srcPath.Child("secret")
-			if src.Secret.Name == "" {
-				allErrs = append(allErrs, field.Required(sp.Child("name"), ""))
+			if name == "" {
+				allErrs = append(allErrs, field.Required(at.Child("name"), ""))
 			}
-			for j := range src.Secret.Items {
-				itemPath := sp.Child("items").Index(j)
-				allErrs = append(allErrs, validateKeyToPath(&src.Secret.Items[j], itemPath)...)
-				addPath(src.Secret.Items[j].Path, itemPath.Child("path"))
+			for j := range items {
+				itemPath := at.Child("items").Index(j)
+				allErrs = append(allErrs, validateKeyToPath(&items[j], itemPath)...)
+				addPath(items[j].Path, itemPath.Child("path"))
 			}
 		}
+		if src.Secret != nil {
+			namedItems(src.Secret.Name, src.Secret.Items, srcPath.Child("secret"))
+		}
 		if src.ConfigMap != nil {
-			numSources++
-			cp := srcPath.Child("configMap")
-			if src.ConfigMap.Name == "" {
-				allErrs = append(allErrs, field.Required(cp.Child("name"), ""))
-			}
-			for j := range src.ConfigMap.Items {
-				itemPath := cp.Child("items").Index(j)
-				allErrs = append(allErrs, validateKeyToPath(&src.ConfigMap.Items[j], itemPath)...)
-				addPath(src.ConfigMap.Items[j].Path, itemPath.Child("path"))
-			}
+			namedItems(src.ConfigMap.Name, src.ConfigMap.Items, srcPath.Child("configMap"))
 		}
 		if src.DownwardAPI != nil {
 			numSources++
