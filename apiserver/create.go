@@ -65,7 +65,7 @@ func (s *Server) createObject(ctx context.Context, res *api.Resource, obj runtim
 	}
 	var opts []storage.WriteOption
 	if res == api.Events {
-		lease, err := s.events.lease(ctx)
+		lease, err := s.events.Lease(ctx)
 		if err != nil {
 			return nil, storageError(err, res, m.GetName())
 		}

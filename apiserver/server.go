@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/shepherd-lab/shepherd/api"
+	"github.com/shepherd-lab/shepherd/events"
 	"github.com/shepherd-lab/shepherd/storage"
 	"github.com/shepherd-lab/shepherd/storage/watchcache"
 )
@@ -41,7 +42,7 @@ type Server struct {
 	caches    map[*api.Resource]*watchcache.Cache
 	ips       *ipAllocator
 	ports     *portAllocator
-	events    *eventRecorder
+	events    eventRecorder
 	openapi   openAPI
 	fields    map[*api.Resource]*fieldManagers
 
@@ -70,7 +71,7 @@ func newServer(cfg Config, store *storage.Store, m *metrics) (*Server, error) {
 		ips:       ips,
 		ports:     ports,
 	}
-	s.events = newEventRecorder(store, cfg.EventTTL, log)
+	s.events = eventRecorder{events.NewRecorder(store, eventComponent, cfg.EventTTL, log)}
 	s.fields = map[*api.Resource]*fieldManagers{}
 	tc := newTypeConverter()
 	for _, r := range s.resources {
@@ -93,7 +94,7 @@ func (s *Server) start(ctx context.Context) {
 		go func() { defer s.wg.Done(); c.Run(ctx) }()
 	}
 	s.wg.Add(2)
-	go func() { defer s.wg.Done(); s.events.run(ctx) }()
+	go func() { defer s.wg.Done(); s.events.Run(ctx) }()
 	go func() { defer s.wg.Done(); s.requestProgress(ctx) }()
 }
 

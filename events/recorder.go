@@ -1,0 +1,177 @@
+// Package events writes Kubernetes Event objects for the components (the
+// apiserver, the scheduler, later the controllers and kubelets) straight to
+// etcd, off the caller's path and in batches: one etcd transaction per batch
+// rather than per event, so a burst of pods does not double etcd's write
+// load. Every event is stored with an etcd lease, so it expires after the
+// event TTL without anyone deleting it.
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/shepherd-lab/shepherd/api"
+	"github.com/shepherd-lab/shepherd/storage"
+)
+
+const (
+	// queueSize bounds the events waiting to be written; past it new events
+	// are dropped (and counted), never blocking the caller.
+	queueSize = 8192
+	// batchSize and batchWait bound a batch: written when it is full or when
+	// its first event has waited this long.
+	batchSize = 100 // within etcd's default limit of 128 operations per transaction
+	batchWait = 100 * time.Millisecond
+	// dropWarningInterval spaces the warnings about dropped events.
+	dropWarningInterval = 10 * time.Second
+	// DefaultTTL is how long events live unless the recorder is told otherwise
+	// (kube-apiserver's --event-ttl default).
+	DefaultTTL = time.Hour
+)
+
+// Recorder queues events and writes them in batches (see Run).
+type Recorder struct {
+	store     *storage.Store
+	leases    *storage.LeasePool
+	queue     chan *corev1.Event
+	log       *slog.Logger
+	component string
+	instance  string
+	dropped   atomic.Int64 // events dropped since the last warning
+}
+
+// NewRecorder returns a recorder whose events name component as their
+// source. A ttl of 0 means DefaultTTL.
+func NewRecorder(store *storage.Store, component string, ttl time.Duration, log *slog.Logger) *Recorder {
+	if ttl <= 0 {
+		ttl = DefaultTTL
+	}
+	host, _ := os.Hostname()
+	return &Recorder{
+		store:     store,
+		leases:    store.NewLeasePool(ttl),
+		queue:     make(chan *corev1.Event, queueSize),
+		log:       log,
+		component: component,
+		instance:  host,
+	}
+}
+
+// Lease returns the etcd lease an event written now is attached to, for
+// events written by other paths (the apiserver's events POSTed by clients)
+// to expire alike.
+func (r *Recorder) Lease(ctx context.Context) (storage.LeaseID, error) {
+	return r.leases.Lease(ctx)
+}
+
+// Record queues an event of type eventType (corev1.EventTypeNormal or
+// EventTypeWarning) about obj, whose kind and API version are res's.
+func (r *Recorder) Record(res *api.Resource, obj runtime.Object, eventType, reason, message string) {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return
+	}
+	now := metav1.Now()
+	ev := &corev1.Event{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      fmt.Sprintf("%s.%x", m.GetName(), now.UnixNano()),
+			Namespace: m.GetNamespace(),
+		},
+		InvolvedObject: corev1.ObjectReference{
+			Kind: res.Kind, APIVersion: res.GroupVersion.String(),
+			Namespace: m.GetNamespace(), Name: m.GetName(), UID: m.GetUID(),
+			ResourceVersion: m.GetResourceVersion(),
+		},
+		Reason:              reason,
+		Message:             message,
+		Source:              corev1.EventSource{Component: r.component},
+		FirstTimestamp:      now,
+		LastTimestamp:       now,
+		Count:               1,
+		Type:                eventType,
+		ReportingController: r.component,
+		ReportingInstance:   r.instance,
+	}
+	if ev.Namespace == "" {
+		// Events about cluster-scoped objects live in default, as in Kubernetes.
+		ev.Namespace = metav1.NamespaceDefault
+	}
+	select {
+	case r.queue <- ev:
+	default:
+		r.dropped.Add(1)
+	}
+}
+
+// Run writes queued events in batches until ctx is done.
+func (r *Recorder) Run(ctx context.Context) {
+	warn := time.NewTicker(dropWarningInterval)
+	defer warn.Stop()
+	for {
+		var batch []*corev1.Event
+		select {
+		case <-ctx.Done():
+			return
+		case <-warn.C:
+			if n := r.dropped.Swap(0); n > 0 {
+				r.log.Warn("event queue full: events dropped", "count", n, "interval", dropWarningInterval)
+			}
+			continue
+		case ev := <-r.queue:
+			batch = append(batch, ev)
+		}
+		deadline := time.NewTimer(batchWait)
+	fill:
+		for len(batch) < batchSize {
+			select {
+			case ev := <-r.queue:
+				batch = append(batch, ev)
+			case <-deadline.C:
+				break fill
+			case <-ctx.Done():
+				break fill
+			}
+		}
+		deadline.Stop()
+		if err := r.write(ctx, batch); err != nil && ctx.Err() == nil {
+			r.log.Warn("writing events failed", "count", len(batch), "err", err)
+		}
+	}
+}
+
+// write stores a batch of events in one transaction, or one by one if the
+// batch collides with an existing event.
+func (r *Recorder) write(ctx context.Context, batch []*corev1.Event) error {
+	objs := make([]runtime.Object, 0, len(batch))
+	for _, ev := range batch {
+		if err := api.Events.BeforeCreate(ev); err != nil {
+			r.log.Warn("dropping invalid event", "reason", ev.Reason, "err", err)
+			continue
+		}
+		objs = append(objs, ev)
+	}
+	lease, err := r.Lease(ctx)
+	if err != nil {
+		return err
+	}
+	err = r.store.CreateMany(ctx, api.Events.Storage, objs, storage.WithLease(lease))
+	if !errors.Is(err, storage.ErrAlreadyExists) {
+		return err
+	}
+	for _, obj := range objs {
+		if err := r.store.Create(ctx, api.Events.Storage, obj, storage.WithLease(lease)); err != nil && !errors.Is(err, storage.ErrAlreadyExists) {
+			return err
+		}
+	}
+	return nil
+}
