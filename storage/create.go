@@ -43,6 +43,7 @@ func (s *Store) Create(ctx context.Context, r *Resource, obj runtime.Object, opt
 		then = append(then, clientv3.OpPut(c, key, put...))
 		els = append(els, clientv3.OpGet(c))
 	}
+	cmps = append(cmps, o.fenceCmps()...)
 	resp, err := s.txn(ctx, "create", r.Name, cmps, then, els)
 	if err != nil {
 		return etcdError(key, err)
@@ -53,6 +54,9 @@ func (s *Store) Create(ctx context.Context, r *Resource, obj runtime.Object, opt
 		}
 		if err := claimError(key, claims, resp, 1); err != nil {
 			return err
+		}
+		if len(o.fences) > 0 {
+			return fenced(key)
 		}
 		return fmt.Errorf("%s: create failed for an unknown reason", key)
 	}

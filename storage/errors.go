@@ -26,6 +26,9 @@ var (
 	// ErrInvalidContinue: a continue token that this store did not issue for
 	// this list.
 	ErrInvalidContinue = errors.New("invalid continue token")
+	// ErrFenced: a write carried a fence (WithFence) that no longer holds:
+	// the leadership it was issued under has been lost.
+	ErrFenced = errors.New("fenced: leadership lost")
 )
 
 // ClaimedError reports which claim a write could not take.
@@ -43,6 +46,7 @@ func (e *ClaimedError) Unwrap() error { return ErrClaimed }
 
 func notFound(key string) error      { return fmt.Errorf("%s: %w", key, ErrNotFound) }
 func alreadyExists(key string) error { return fmt.Errorf("%s: %w", key, ErrAlreadyExists) }
+func fenced(key string) error        { return fmt.Errorf("%s: %w", key, ErrFenced) }
 func conflict(key string, rev int64) error {
 	return fmt.Errorf("%s: expected revision %d: %w", key, rev, ErrConflict)
 }

@@ -19,7 +19,31 @@ type LeaseID int64
 type WriteOption func(*writeOptions)
 
 type writeOptions struct {
-	lease LeaseID
+	lease  LeaseID
+	fences []Fence
+}
+
+// Fence makes a write conditional on the holder of a key being unchanged:
+// the key must still exist with the same create revision. A leader passes
+// its leadership's fence (Leadership.Fence) so that a write it issues after
+// losing the election fails with ErrFenced instead of landing.
+type Fence struct {
+	Key            string
+	CreateRevision int64
+}
+
+// WithFence adds a fence to a create or update.
+func WithFence(f Fence) WriteOption {
+	return func(o *writeOptions) { o.fences = append(o.fences, f) }
+}
+
+// fenceCmps are the comparisons that hold while every fence does.
+func (o *writeOptions) fenceCmps() []clientv3.Cmp {
+	var cmps []clientv3.Cmp
+	for _, f := range o.fences {
+		cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(f.Key), "=", f.CreateRevision))
+	}
+	return cmps
 }
 
 // WithLease attaches the written keys (object, index entries and claims) to

@@ -81,6 +81,7 @@ func (s *Store) update(ctx context.Context, r *Resource, old, obj runtime.Object
 			then = append(then, clientv3.OpPut(c, key, put...))
 		}
 	}
+	cmps = append(cmps, o.fenceCmps()...)
 	resp, err := s.txn(ctx, "update", r.Name, cmps, then, els)
 	if err != nil {
 		return nil, etcdError(key, err)
@@ -95,6 +96,9 @@ func (s *Store) update(ctx context.Context, r *Resource, old, obj runtime.Object
 		}
 		if err := claimError(key, added, resp, 1); err != nil {
 			return cur, err
+		}
+		if len(o.fences) > 0 {
+			return cur, fenced(key)
 		}
 		return cur, fmt.Errorf("%s: update failed for an unknown reason", key)
 	}
