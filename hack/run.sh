@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 out=_output
 port=${SHEPHERD_PORT:-6443}
+etcd_port=${SHEPHERD_ETCD_PORT:-2379}
+etcd=http://127.0.0.1:${etcd_port}
 mkdir -p "$out/logs" "$out/data"
 
 cat > "$out/kubeconfig" <<KUBECONFIG
@@ -40,6 +42,7 @@ trap 'stop; exit 0' INT TERM
 trap stop EXIT
 
 bin/shepherd-apiserver --data-dir "$out/data/apiserver" --port "$port" \
+  --etcd-listen-client-url "$etcd" --etcd-listen-peer-url "http://127.0.0.1:$((etcd_port + 1))" \
   >"$out/logs/apiserver.log" 2>&1 &
 pids+=($!)
 
@@ -52,6 +55,9 @@ for _ in $(seq 1 300); do
   fi
   sleep 0.2
 done
+
+bin/shepherd-scheduler --etcd-servers "$etcd" >"$out/logs/scheduler.log" 2>&1 &
+pids+=($!)
 
 cat <<MSG
 Shepherd is running: API at http://127.0.0.1:${port}
