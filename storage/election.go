@@ -65,6 +65,9 @@ func (s *Store) Campaign(ctx context.Context, cfg ElectionConfig) (*Leadership, 
 		if l != nil {
 			return l, nil
 		}
+		if rev < 0 {
+			continue
+		}
 		cfg.Log.Info("another candidate leads; standing by", "lease", cfg.Namespace+"/"+cfg.Name, "holder", s.holder(ctx, cfg))
 		if err := s.waitDeleted(ctx, key, rev); err != nil {
 			return nil, err
@@ -73,7 +76,7 @@ func (s *Store) Campaign(ctx context.Context, cfg ElectionConfig) (*Leadership, 
 }
 
 // tryLead creates the leader key once. It returns the leadership, or the
-// revision at which another candidate held it.
+// revision at which another candidate held it (-1: nobody holds it now).
 func (s *Store) tryLead(ctx context.Context, cfg ElectionConfig, key string) (*Leadership, int64, error) {
 	id, err := s.GrantLease(ctx, cfg.LeaseDuration)
 	if err != nil {
@@ -91,9 +94,17 @@ func (s *Store) tryLead(ctx context.Context, cfg ElectionConfig, key string) (*L
 	}
 	err = s.Create(ctx, cfg.Leases, obj, WithLease(id))
 	if errors.Is(err, ErrAlreadyExists) {
-		rev, rerr := s.CurrentRevision(ctx)
 		_ = s.RevokeLease(context.WithoutCancel(ctx), id)
-		return nil, rev, rerr
+		// Wait from the revision at which the key is seen held, so that a
+		// deletion right after the failed create is not missed.
+		resp, gerr := s.client.Get(ctx, key, clientv3.WithKeysOnly())
+		if gerr != nil {
+			return nil, 0, etcdError(key, gerr)
+		}
+		if len(resp.Kvs) == 0 {
+			return nil, -1, nil // already free again: try at once
+		}
+		return nil, resp.Header.Revision, nil
 	}
 	if err != nil {
 		_ = s.RevokeLease(context.WithoutCancel(ctx), id)
@@ -157,17 +168,23 @@ func (l *Leadership) Fence() Fence { return l.fence }
 func (l *Leadership) Resign(ctx context.Context) error {
 	l.stop()
 	<-l.done
-	return l.store.RevokeLease(ctx, l.lease)
+	if err := l.store.RevokeLease(ctx, l.lease); err != nil && !isLeaseGone(err) {
+		return err
+	}
+	return nil
 }
 
 // renew keeps the etcd lease alive every third of its duration and records
-// the renewal in the Lease object, until a renewal fails for longer than
-// the lease duration or the object is no longer ours.
+// the renewal in the Lease object. Leadership counts as lost once no renewal
+// has succeeded for two thirds of the duration — before etcd can expire the
+// key and let another candidate win, as Kubernetes' renew deadline is shorter
+// than its lease — or at once when the object is no longer ours.
 func (l *Leadership) renew(ctx context.Context, obj *coordinationv1.Lease) {
 	defer close(l.done)
 	defer close(l.lost)
 	period := l.cfg.LeaseDuration / 3
-	lastRenewed := time.Now()
+	deadline := 2 * period
+	lastRenewed := time.Now() // a lower bound of when etcd last refreshed the lease
 	t := time.NewTicker(period)
 	defer t.Stop()
 	for {
@@ -176,11 +193,13 @@ func (l *Leadership) renew(ctx context.Context, obj *coordinationv1.Lease) {
 			return
 		case <-t.C:
 		}
-		rctx, cancel := context.WithTimeout(ctx, period)
+		sent := time.Now()
+		rctx, cancel := context.WithDeadline(ctx, lastRenewed.Add(deadline))
 		err := l.store.KeepAliveOnce(rctx, l.lease)
 		if err == nil {
+			lastRenewed = sent
 			next := obj.DeepCopy()
-			next.Spec.RenewTime = ptr.To(metav1.NewMicroTime(time.Now()))
+			next.Spec.RenewTime = ptr.To(metav1.NewMicroTime(sent))
 			err = l.store.Update(rctx, l.cfg.Leases, obj, next, WithLease(l.lease), WithFence(l.fence))
 			if err == nil {
 				obj = next
@@ -189,12 +208,11 @@ func (l *Leadership) renew(ctx context.Context, obj *coordinationv1.Lease) {
 		cancel()
 		switch {
 		case err == nil:
-			lastRenewed = time.Now()
 		case errors.Is(err, ErrFenced), errors.Is(err, ErrNotFound), errors.Is(err, ErrConflict), isLeaseGone(err):
 			l.cfg.Log.Warn("leadership lost", "lease", l.cfg.Namespace+"/"+l.cfg.Name, "err", err)
 			return
-		case time.Since(lastRenewed) >= l.cfg.LeaseDuration:
-			l.cfg.Log.Warn("leadership lost: could not renew within the lease duration", "lease", l.cfg.Namespace+"/"+l.cfg.Name, "err", err)
+		case time.Since(lastRenewed) >= deadline:
+			l.cfg.Log.Warn("leadership lost: not renewed within the renew deadline", "lease", l.cfg.Namespace+"/"+l.cfg.Name, "deadline", deadline, "err", err)
 			return
 		default:
 			if ctx.Err() == nil {
