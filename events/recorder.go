@@ -48,6 +48,7 @@ type Recorder struct {
 	component string
 	instance  string
 	dropped   atomic.Int64 // events dropped since the last warning
+	lastStamp atomic.Int64 // the last name suffix used
 }
 
 // NewRecorder returns a recorder whose events name component as their
@@ -82,9 +83,22 @@ func (r *Recorder) Record(res *api.Resource, obj runtime.Object, eventType, reas
 		return
 	}
 	now := metav1.Now()
+	// Names are <object>.<hex nanoseconds>, as Kubernetes' recorders name
+	// them, made unique within the recorder: two events of one batch with
+	// the same key would fail the whole transaction.
+	stamp := now.UnixNano()
+	for {
+		last := r.lastStamp.Load()
+		if stamp <= last {
+			stamp = last + 1
+		}
+		if r.lastStamp.CompareAndSwap(last, stamp) {
+			break
+		}
+	}
 	ev := &corev1.Event{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      fmt.Sprintf("%s.%x", m.GetName(), now.UnixNano()),
+			Name:      fmt.Sprintf("%s.%x", m.GetName(), stamp),
 			Namespace: m.GetNamespace(),
 		},
 		InvolvedObject: corev1.ObjectReference{
