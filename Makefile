@@ -33,6 +33,7 @@ lint:
 ## bench: the performance benchmarks; figures go to stdout
 bench:
 	$(GO) run ./test/bench/apiserver
+	$(GO) run ./test/bench/scheduler
 
 clean:
 	rm -rf $(BIN) _output

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// fsType names the file system dir is on, as far as the benchmark cares:
+// whether fsync reaches a disk.
+func fsType(dir string) string {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(filepath.Dir(dir), &st); err != nil {
+		return "unknown"
+	}
+	// Magic numbers from statfs(2).
+	switch magic := uint32(st.Type); magic {
+	case 0xef53:
+		return "ext2/3/4"
+	case 0x58465342:
+		return "xfs"
+	case 0x9123683e:
+		return "btrfs"
+	case 0x2fc12fc1:
+		return "zfs"
+	case 0x794c7630:
+		return "overlayfs"
+	case 0x01021994:
+		return "tmpfs (fsync is free: write figures are optimistic)"
+	default:
+		return fmt.Sprintf("file system magic %#x", magic)
+	}
+}
+
+// selfCPU is the CPU time, user and system, this process has used so far:
+// etcd, the creates and the watch together, since they share it.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// clockTick is USER_HZ, the unit of /proc/<pid>/stat's times: 100 on every
+// Linux architecture Go supports.
+const clockTick = 100
+
+// procCPU is the CPU time, user and system, process pid has used so far,
+// from /proc/<pid>/stat (fields 14 and 15).
+func procCPU(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name, field 2, is in parentheses and may hold spaces.
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no command name", pid)
+	}
+	f := strings.Fields(s[i+1:]) // f[0] is field 3
+	if len(f) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields", pid, len(f)+2)
+	}
+	var ticks int64
+	for _, v := range f[11:13] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / clockTick, nil
+}
+
+// procMemory is process pid's peak and current resident set (VmHWM and
+// VmRSS of /proc/<pid>/status) in bytes; 0 when unknown.
+func procMemory(pid int) (peak, rss int64) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok || (k != "VmHWM" && k != "VmRSS") {
+			continue
+		}
+		fields := strings.Fields(v) // "123456 kB"
+		if len(fields) != 2 || fields[1] != "kB" {
+			continue
+		}
+		n, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil {
+			continue
+		}
+		if k == "VmHWM" {
+			peak = n << 10
+		} else {
+			rss = n << 10
+		}
+	}
+	return peak, rss
+}
+
+// childAttr makes the scheduler die with this process, should this one be
+// killed before it can stop the scheduler itself.
+func childAttr() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+}
