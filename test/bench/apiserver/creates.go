@@ -12,6 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/shepherd-lab/shepherd/test/bench/internal/benchutil"
 )
 
 // newPod is the pod every phase creates: a couple of labels and one
@@ -142,9 +144,9 @@ func (b *bench) creates(ctx context.Context, c, n int) (createResult, error) {
 	if _, err := parallel(ctx, b.cfg.Warmup, c, rawCreate("warmup")); err != nil {
 		return r, err
 	}
-	cpu := processCPU()
+	cpu := benchutil.SelfCPU()
 	d, err := parallel(ctx, n, c, rawCreate(benchNS))
-	r.RawCPU = (processCPU() - cpu) / time.Duration(n)
+	r.RawCPU = (benchutil.SelfCPU() - cpu) / time.Duration(n)
 	if err != nil {
 		return r, err
 	}
@@ -160,8 +162,8 @@ func (b *bench) creates(ctx context.Context, c, n int) (createResult, error) {
 		return r, err
 	}
 	err = b.profiled(fmt.Sprintf("create-c%d", c), func() error {
-		cpu := processCPU()
-		defer func() { r.APIServerCPU = (processCPU() - cpu) / time.Duration(n) }()
+		cpu := benchutil.SelfCPU()
+		defer func() { r.APIServerCPU = (benchutil.SelfCPU() - cpu) / time.Duration(n) }()
 		d, err = parallel(ctx, n, c, func(ctx context.Context, i int) error {
 			return b.createPod(ctx, benchNS, fmt.Sprintf("c%d-%06d", c, i))
 		})

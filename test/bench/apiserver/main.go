@@ -21,7 +21,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"time"
 
@@ -33,6 +32,7 @@ import (
 	"github.com/shepherd-lab/shepherd/apiserver"
 	"github.com/shepherd-lab/shepherd/storage"
 	"github.com/shepherd-lab/shepherd/storage/rawetcd"
+	"github.com/shepherd-lab/shepherd/test/bench/internal/benchutil"
 )
 
 // config is what one run measures.
@@ -72,10 +72,8 @@ func quickConfig() config {
 	}
 }
 
-func flags(base config) (*flag.FlagSet, *config, *bool) {
-	cfg := base
-	fs := flag.NewFlagSet("apiserver-bench", flag.ContinueOnError)
-	quick := fs.Bool("quick", false, "small numbers for a smoke run (explicit flags still win)")
+// defineFlags declares the command's flags, besides -quick, on cfg.
+func defineFlags(fs *flag.FlagSet, cfg *config) {
 	fs.IntVar(&cfg.Creates1, "creates1", cfg.Creates1, "pod creates measured at concurrency 1")
 	fs.IntVar(&cfg.Creates16, "creates16", cfg.Creates16, "pod creates measured at concurrency 16")
 	fs.IntVar(&cfg.Warmup, "warmup", cfg.Warmup, "unmeasured operations before each create measurement")
@@ -87,47 +85,25 @@ func flags(base config) (*flag.FlagSet, *config, *bool) {
 	fs.DurationVar(&cfg.WatchInterval, "watch-interval", cfg.WatchInterval, "pace of the watched creates")
 	fs.StringVar(&cfg.CPUProfile, "cpuprofile", cfg.CPUProfile, "write one CPU profile per apiserver phase to `PREFIX`-<phase>.pprof")
 	fs.StringVar(&cfg.TempDir, "tmpdir", cfg.TempDir, "parent `dir` of etcd's data directory (default $TMPDIR)")
-	return fs, &cfg, quick
+}
+
+// checkFlags says what is wrong with a parsed command line, if anything.
+func checkFlags(_ *flag.FlagSet, cfg config) error {
+	if cfg.Creates1 <= 0 || cfg.Creates16 <= 0 || cfg.Warmup < 0 || cfg.Gets <= 0 || cfg.ListPods <= 0 ||
+		cfg.ListRepeats <= 0 || cfg.Watchers <= 0 || cfg.WatchPods <= 0 || cfg.WatchInterval <= 0 {
+		return errors.New("every count and the watch interval must be positive (-warmup may be 0)")
+	}
+	return nil
 }
 
 // parseFlags reads the command line; with -quick, the flags not given take
 // their quick values.
 func parseFlags(args []string) (config, error) {
-	fs, cfg, quick := flags(defaultConfig())
-	if err := fs.Parse(args); err != nil {
-		return config{}, err
-	}
-	if *quick {
-		fs, cfg, _ = flags(quickConfig())
-		fs.SetOutput(io.Discard)
-		if err := fs.Parse(args); err != nil {
-			return config{}, err
-		}
-	}
-	if cfg.Creates1 <= 0 || cfg.Creates16 <= 0 || cfg.Warmup < 0 || cfg.Gets <= 0 || cfg.ListPods <= 0 ||
-		cfg.ListRepeats <= 0 || cfg.Watchers <= 0 || cfg.WatchPods <= 0 || cfg.WatchInterval <= 0 {
-		err := errors.New("every count and the watch interval must be positive (-warmup may be 0)")
-		fmt.Fprintln(fs.Output(), err)
-		return config{}, err
-	}
-	return *cfg, nil
+	return benchutil.ParseFlags(args, "apiserver-bench", defaultConfig(), quickConfig(), defineFlags, checkFlags)
 }
 
 func main() {
-	cfg, err := parseFlags(os.Args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if _, err := run(ctx, cfg, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "apiserver benchmark:", err)
-		stop()
-		os.Exit(1)
-	}
+	benchutil.Main("apiserver", parseFlags, run)
 }
 
 // Namespaces and key prefixes. Measured creates and the listed pods live in
@@ -161,12 +137,12 @@ func run(ctx context.Context, cfg config, out io.Writer) (*results, error) {
 		return nil, err
 	}
 	defer stop()
-	res := &results{Config: cfg, Machine: machineFacts(b.dataDir)}
+	res := &results{Config: cfg, Machine: benchutil.MachineFacts(b.dataDir)}
 	if err := b.measureAll(ctx, res); err != nil {
 		return nil, err
 	}
 	res.Warnings = b.warnings.summary()
-	res.Machine.LoadAfter = loadAverage()
+	res.Machine.LoadAfter = benchutil.LoadAverage()
 	res.print(out)
 	return res, nil
 }

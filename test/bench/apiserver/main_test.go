@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/shepherd-lab/shepherd/test/bench/internal/benchutil"
 )
 
 // TestQuickRun runs every phase of the benchmark with tiny numbers, so the
@@ -48,9 +50,9 @@ func TestQuickRun(t *testing.T) {
 			t.Errorf("creates at concurrency %d: CPU/op apiserver %v, raw %v; want both > 0", c.Concurrency, c.APIServerCPU, c.RawCPU)
 		}
 	}
-	for name, l := range map[string]latencies{"GET": res.Get, "raw GET": res.RawGet} {
-		if len(l) != cfg.Gets || l.quantile(0.5) <= 0 || l.quantile(0.99) <= 0 {
-			t.Errorf("%s: %d samples, p50 %v, p99 %v; want %d samples > 0", name, len(l), l.quantile(0.5), l.quantile(0.99), cfg.Gets)
+	for name, l := range map[string]benchutil.Latencies{"GET": res.Get, "raw GET": res.RawGet} {
+		if len(l) != cfg.Gets || l.Quantile(0.5) <= 0 || l.Quantile(0.99) <= 0 {
+			t.Errorf("%s: %d samples, p50 %v, p99 %v; want %d samples > 0", name, len(l), l.Quantile(0.5), l.Quantile(0.99), cfg.Gets)
 		}
 	}
 	if l := res.List; l == nil {
@@ -69,8 +71,8 @@ func TestQuickRun(t *testing.T) {
 		if w.Delivered != cfg.Watchers*cfg.WatchPods {
 			t.Errorf("%d watch deliveries, want %d", w.Delivered, cfg.Watchers*cfg.WatchPods)
 		}
-		if w.Delivery.quantile(0.5) <= 0 || w.Delivery.quantile(0.99) <= 0 || w.Delivery.quantile(1) <= 0 {
-			t.Errorf("watch delivery p50 %v, p99 %v, max %v; want all > 0", w.Delivery.quantile(0.5), w.Delivery.quantile(0.99), w.Delivery.quantile(1))
+		if w.Delivery.Quantile(0.5) <= 0 || w.Delivery.Quantile(0.99) <= 0 || w.Delivery.Quantile(1) <= 0 {
+			t.Errorf("watch delivery p50 %v, p99 %v, max %v; want all > 0", w.Delivery.Quantile(0.5), w.Delivery.Quantile(0.99), w.Delivery.Quantile(1))
 		}
 	}
 	if !bytes.Contains(out.Bytes(), []byte("targets met:")) {

@@ -9,11 +9,13 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/shepherd-lab/shepherd/test/bench/internal/benchutil"
 )
 
 // gets times sequential GETs of one pod through the apiserver (client-go,
 // no resourceVersion: a quorum read) and raw etcd gets of its key.
-func (b *bench) gets(ctx context.Context) (api, raw latencies, err error) {
+func (b *bench) gets(ctx context.Context) (api, raw benchutil.Latencies, err error) {
 	const name = "get-target"
 	if err := b.createPod(ctx, warmNS, name); err != nil {
 		return nil, nil, err
@@ -29,7 +31,7 @@ func (b *bench) gets(ctx context.Context) (api, raw latencies, err error) {
 			return nil, nil, err
 		}
 	}
-	raw = make(latencies, 0, b.cfg.Gets)
+	raw = make(benchutil.Latencies, 0, b.cfg.Gets)
 	for range b.cfg.Gets {
 		start := time.Now()
 		if _, err := b.raw.Get(ctx, key); err != nil {
@@ -37,7 +39,7 @@ func (b *bench) gets(ctx context.Context) (api, raw latencies, err error) {
 		}
 		raw = append(raw, time.Since(start))
 	}
-	api = make(latencies, 0, b.cfg.Gets)
+	api = make(benchutil.Latencies, 0, b.cfg.Gets)
 	err = b.profiled("get", func() error {
 		for range b.cfg.Gets {
 			start := time.Now()
@@ -57,7 +59,7 @@ type listResult struct {
 	JSONBytes, RawBytes  int
 	ColdHTTP             time.Duration // the first list, which encodes every cached pod
 	HTTP, ClientGo, Raw  time.Duration // medians
-	HTTPs, ClientGos, Rs latencies
+	HTTPs, ClientGos, Rs benchutil.Latencies
 }
 
 // lists fills the namespace to ListPods pods, then times unpaginated lists
@@ -137,7 +139,7 @@ func (b *bench) lists(ctx context.Context) (*listResult, error) {
 	if r.RawItems != r.Items {
 		return nil, fmt.Errorf("etcd holds %d pods under %s, the apiserver listed %d", r.RawItems, prefix, r.Items)
 	}
-	r.HTTP, r.ClientGo, r.Raw = r.HTTPs.quantile(0.5), r.ClientGos.quantile(0.5), r.Rs.quantile(0.5)
+	r.HTTP, r.ClientGo, r.Raw = r.HTTPs.Quantile(0.5), r.ClientGos.Quantile(0.5), r.Rs.Quantile(0.5)
 	return r, nil
 }
 

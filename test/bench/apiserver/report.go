@@ -1,16 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
-	"runtime"
-	"strings"
 	"sync"
 	"time"
+
+	"github.com/shepherd-lab/shepherd/test/bench/internal/benchutil"
 )
 
 // Targets the figures are held to.
@@ -23,67 +21,16 @@ const (
 // results are one run's figures.
 type results struct {
 	Config         config
-	Machine        machine
+	Machine        benchutil.Machine
 	PodStoredBytes int
 	Creates        []createResult
 	// PodsCreated and Events count pod creates through the apiserver before
 	// the GET phase, and the events it had stored by then.
 	PodsCreated, Events int64
-	Get, RawGet         latencies
+	Get, RawGet         benchutil.Latencies
 	List                *listResult
 	Watch               *watchResult
 	Warnings            []warningCount
-}
-
-// machine describes where the run happened.
-type machine struct {
-	OS, Arch, GoVersion, CPUModel string
-	NumCPU, GOMAXPROCS            int
-	DataDir, DataDirFS            string
-	// LoadBefore and LoadAfter are /proc/loadavg's 1, 5 and 15 minute load
-	// averages when the run began and ended: other work on the machine
-	// skews every figure.
-	LoadBefore, LoadAfter string
-}
-
-func machineFacts(dataDir string) machine {
-	m := machine{
-		OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version(),
-		NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
-		DataDir: dataDir, DataDirFS: fsType(dataDir), CPUModel: "unknown",
-		LoadBefore: loadAverage(),
-	}
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.CPUModel = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	return m
-}
-
-// loadAverage returns the 1, 5 and 15 minute load averages, or "unknown".
-func loadAverage() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(data))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-func passMiss(ok bool) string {
-	if ok {
-		return "PASS"
-	}
-	return "MISS"
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/float64(time.Millisecond)) }
@@ -105,7 +52,7 @@ func (r *results) print(out io.Writer) {
 		if ok {
 			passed++
 		}
-		return passMiss(ok)
+		return benchutil.PassMiss(ok)
 	}
 
 	p("Shepherd apiserver benchmark")
@@ -135,8 +82,8 @@ func (r *results) print(out io.Writer) {
 	p("")
 
 	p("2. GET one pod, %d sequential. client-go Pods(ns).Get without resourceVersion (a quorum read of etcd). No target.", len(r.Get))
-	p("   apiserver  p50 %s  p99 %s  max %s", ms(r.Get.quantile(0.5)), ms(r.Get.quantile(0.99)), ms(r.Get.quantile(1)))
-	p("   raw etcd   p50 %s  p99 %s  max %s  (Get of the same key)", ms(r.RawGet.quantile(0.5)), ms(r.RawGet.quantile(0.99)), ms(r.RawGet.quantile(1)))
+	p("   apiserver  p50 %s  p99 %s  max %s", ms(r.Get.Quantile(0.5)), ms(r.Get.Quantile(0.99)), ms(r.Get.Quantile(1)))
+	p("   raw etcd   p50 %s  p99 %s  max %s  (Get of the same key)", ms(r.RawGet.Quantile(0.5)), ms(r.RawGet.Quantile(0.99)), ms(r.RawGet.Quantile(1)))
 	p("")
 
 	if l := r.List; l != nil {
@@ -147,14 +94,14 @@ func (r *results) print(out io.Writer) {
 		p("              includes etcd quorum revision read, watch-cache list, JSON assembly, HTTP transfer")
 		p("   client-go  CoreV1().Pods(%s).List: the same list as protobuf (what client-go asks for), decoded into a PodList", benchNS)
 		p("   %-10s %10s %10s %7s %8s", "", "median", "p100", "ratio", "target")
-		p("   %-10s %10s %10s", "raw etcd", ms(l.Raw), ms(l.Rs.quantile(1)))
+		p("   %-10s %10s %10s", "raw etcd", ms(l.Raw), ms(l.Rs.Quantile(1)))
 		for _, row := range []struct {
 			name string
 			med  time.Duration
-			all  latencies
+			all  benchutil.Latencies
 		}{{"HTTP", l.HTTP, l.HTTPs}, {"client-go", l.ClientGo, l.ClientGos}} {
 			ratio := float64(row.med) / float64(l.Raw)
-			p("   %-10s %10s %10s %7.2f %8s  %s", row.name, ms(row.med), ms(row.all.quantile(1)), ratio,
+			p("   %-10s %10s %10s %7.2f %8s  %s", row.name, ms(row.med), ms(row.all.Quantile(1)), ratio,
 				fmt.Sprintf("<=%.1f", targetListRatio), judge(ratio <= targetListRatio))
 		}
 		p("   The first (cold) HTTP list, which also JSON-encodes every cached pod once: %s", ms(l.ColdHTTP))
@@ -165,12 +112,12 @@ func (r *results) print(out io.Writer) {
 		p("4. WATCH delivery: %d client-go watches on namespace %s (from its current resourceVersion),", w.Watchers, benchNS)
 		p("   %d pods created one every %s. Latency: just before the create call -> ADDED event received by a watcher.", w.Pods, r.Config.WatchInterval)
 		p("   deliveries %d of %d", w.Delivered, w.Watchers*w.Pods)
-		p99 := w.Delivery.quantile(0.99)
-		p("   p50 %s  p99 %s  max %s   target p99 <=%s  %s", ms(w.Delivery.quantile(0.5)), ms(p99), ms(w.Delivery.quantile(1)),
+		p99 := w.Delivery.Quantile(0.99)
+		p("   p50 %s  p99 %s  max %s   target p99 <=%s  %s", ms(w.Delivery.Quantile(0.5)), ms(p99), ms(w.Delivery.Quantile(1)),
 			ms(targetWatchP99), judge(w.Delivered == w.Watchers*w.Pods && p99 <= targetWatchP99))
-		p("   where it goes: create call itself           p50 %s  p99 %s", ms(w.Create.quantile(0.5)), ms(w.Create.quantile(0.99)))
-		p("                  first watcher to get a pod   p50 %s  p99 %s", ms(w.First.quantile(0.5)), ms(w.First.quantile(0.99)))
-		p("                  first -> last watcher        p50 %s  p99 %s  (fan-out, incl. client-side protobuf decode)", ms(w.Spread.quantile(0.5)), ms(w.Spread.quantile(0.99)))
+		p("   where it goes: create call itself           p50 %s  p99 %s", ms(w.Create.Quantile(0.5)), ms(w.Create.Quantile(0.99)))
+		p("                  first watcher to get a pod   p50 %s  p99 %s", ms(w.First.Quantile(0.5)), ms(w.First.Quantile(0.99)))
+		p("                  first -> last watcher        p50 %s  p99 %s  (fan-out, incl. client-side protobuf decode)", ms(w.Spread.Quantile(0.5)), ms(w.Spread.Quantile(0.99)))
 		p("")
 	}
 

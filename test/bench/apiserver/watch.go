@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"math"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,17 +12,19 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/shepherd-lab/shepherd/test/bench/internal/benchutil"
 )
 
 // watchResult is the watch benchmark.
 type watchResult struct {
 	Watchers, Pods int
-	Delivered      int       // of Watchers*Pods
-	Delivery       latencies // every delivery
+	Delivered      int                 // of Watchers*Pods
+	Delivery       benchutil.Latencies // every delivery
 	// First is, per pod, its earliest delivery; Spread, per pod, the time
 	// from its earliest to its latest delivery (the fan-out).
-	First, Spread latencies
-	Create        latencies // the create calls' own latency
+	First, Spread benchutil.Latencies
+	Create        benchutil.Latencies // the create calls' own latency
 }
 
 // watches opens Watchers client-go watches on the namespace, from its
@@ -46,7 +46,7 @@ func (b *bench) watches(ctx context.Context) (*watchResult, error) {
 	epoch := time.Now()
 	sent := make([]atomic.Int64, pods)
 	// got[i][k] is watcher i's delivery latency of pod k; 0 until then.
-	got := make([]latencies, n)
+	got := make([]benchutil.Latencies, n)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
@@ -55,7 +55,7 @@ func (b *bench) watches(ctx context.Context) (*watchResult, error) {
 		if err != nil {
 			return nil, fmt.Errorf("watch %d: %w", i, err)
 		}
-		got[i] = make(latencies, pods)
+		got[i] = make(benchutil.Latencies, pods)
 		wg.Go(func() {
 			defer w.Stop()
 			for received := 0; received < pods; {
@@ -82,7 +82,7 @@ func (b *bench) watches(ctx context.Context) (*watchResult, error) {
 		})
 	}
 
-	r := &watchResult{Watchers: n, Pods: pods, Create: make(latencies, pods)}
+	r := &watchResult{Watchers: n, Pods: pods, Create: make(benchutil.Latencies, pods)}
 	err = b.profiled("watch", func() error {
 		var creates sync.WaitGroup
 		errs := make(chan error, pods)
@@ -145,18 +145,4 @@ func (b *bench) watches(ctx context.Context) (*watchResult, error) {
 		}
 	}
 	return r, nil
-}
-
-// latencies are durations of like operations.
-type latencies []time.Duration
-
-// quantile returns the q-quantile by the nearest-rank method; 0 when empty.
-func (l latencies) quantile(q float64) time.Duration {
-	if len(l) == 0 {
-		return 0
-	}
-	s := append(latencies(nil), l...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	rank := int(math.Ceil(q * float64(len(s))))
-	return s[min(max(rank, 1), len(s))-1]
 }

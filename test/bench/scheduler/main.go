@@ -26,9 +26,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"time"
+
+	"github.com/shepherd-lab/shepherd/test/bench/internal/benchutil"
 )
 
 // config is what one run measures.
@@ -59,10 +59,8 @@ func quickConfig() config {
 	return config{Nodes: 200, Placed: 50, Pods: 500, Creators: 4, Batch: 100, StallTimeout: 30 * time.Second}
 }
 
-func flags(base config) (*flag.FlagSet, *config, *bool) {
-	cfg := base
-	fs := flag.NewFlagSet("scheduler-bench", flag.ContinueOnError)
-	quick := fs.Bool("quick", false, "small numbers for a smoke run (explicit flags still win)")
+// defineFlags declares the command's flags, besides -quick, on cfg.
+func defineFlags(fs *flag.FlagSet, cfg *config) {
 	fs.IntVar(&cfg.Nodes, "nodes", cfg.Nodes, "Ready nodes, each with a live heartbeat lease")
 	fs.IntVar(&cfg.Placed, "placed", cfg.Placed, "pods already bound (round-robin over the nodes) before the scheduler starts")
 	fs.IntVar(&cfg.Pods, "pods", cfg.Pods, "pending pods created and scheduled: the measured ones")
@@ -71,58 +69,33 @@ func flags(base config) (*flag.FlagSet, *config, *bool) {
 	fs.DurationVar(&cfg.StallTimeout, "stall-timeout", cfg.StallTimeout, "give up when no pod has been bound for this long")
 	fs.StringVar(&cfg.TempDir, "tmpdir", cfg.TempDir, "parent `dir` of the run's directory: etcd's data, the scheduler binary and log (default $TMPDIR)")
 	fs.StringVar(&cfg.SchedulerBinary, "scheduler-binary", cfg.SchedulerBinary, "run this shepherd-scheduler `binary` instead of building ./cmd/shepherd-scheduler")
-	return fs, &cfg, quick
+}
+
+// checkFlags says what is wrong with a parsed command line, if anything.
+func checkFlags(fs *flag.FlagSet, cfg config) error {
+	switch {
+	case fs.NArg() > 0:
+		return fmt.Errorf("unexpected arguments: %q", fs.Args())
+	case cfg.Nodes <= 0 || cfg.Pods <= 0 || cfg.Placed < 0 || cfg.Creators <= 0:
+		return errors.New("-nodes, -pods and -creators must be positive, -placed at least 0")
+	case cfg.Batch <= 0 || cfg.Batch > maxBatch:
+		return fmt.Errorf("-batch must be between 1 and %d (etcd allows 128 operations per transaction)", maxBatch)
+	case cfg.StallTimeout <= 0:
+		return errors.New("-stall-timeout must be positive")
+	case cfg.Placed+cfg.Pods > cfg.Nodes*nodePods:
+		return fmt.Errorf("%d pods do not fit on %d nodes of %d pods", cfg.Placed+cfg.Pods, cfg.Nodes, nodePods)
+	}
+	return nil
 }
 
 // parseFlags reads the command line; with -quick, the flags not given take
 // their quick values.
 func parseFlags(args []string) (config, error) {
-	fs, cfg, quick := flags(defaultConfig())
-	if err := fs.Parse(args); err != nil {
-		return config{}, err
-	}
-	if *quick {
-		fs, cfg, _ = flags(quickConfig())
-		fs.SetOutput(io.Discard)
-		if err := fs.Parse(args); err != nil {
-			return config{}, err
-		}
-	}
-	var err error
-	switch {
-	case fs.NArg() > 0:
-		err = fmt.Errorf("unexpected arguments: %q", fs.Args())
-	case cfg.Nodes <= 0 || cfg.Pods <= 0 || cfg.Placed < 0 || cfg.Creators <= 0:
-		err = errors.New("-nodes, -pods and -creators must be positive, -placed at least 0")
-	case cfg.Batch <= 0 || cfg.Batch > maxBatch:
-		err = fmt.Errorf("-batch must be between 1 and %d (etcd allows 128 operations per transaction)", maxBatch)
-	case cfg.StallTimeout <= 0:
-		err = errors.New("-stall-timeout must be positive")
-	case cfg.Placed+cfg.Pods > cfg.Nodes*nodePods:
-		err = fmt.Errorf("%d pods do not fit on %d nodes of %d pods", cfg.Placed+cfg.Pods, cfg.Nodes, nodePods)
-	}
-	if err != nil {
-		fmt.Fprintln(fs.Output(), err)
-		return config{}, err
-	}
-	return *cfg, nil
+	return benchutil.ParseFlags(args, "scheduler-bench", defaultConfig(), quickConfig(), defineFlags, checkFlags)
 }
 
 func main() {
-	cfg, err := parseFlags(os.Args[1:])
-	if errors.Is(err, flag.ErrHelp) {
-		return
-	}
-	if err != nil {
-		os.Exit(2)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
-	if _, err := run(ctx, cfg, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "scheduler benchmark:", err)
-		stop()
-		os.Exit(1)
-	}
+	benchutil.Main("scheduler", parseFlags, run)
 }
 
 // run sets the cluster up, measures, prints the report to out and returns
@@ -135,7 +108,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (*results, error) {
 		return nil, err
 	}
 	defer b.stop()
-	res := &results{Config: cfg, Machine: machineFacts(b.etcdDir)}
+	res := &results{Config: cfg, Machine: benchutil.MachineFacts(b.etcdDir)}
 	if err := b.populate(ctx, res); err != nil {
 		return nil, err
 	}
@@ -149,7 +122,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (*results, error) {
 		return nil, err
 	}
 	b.stopScheduler(res)
-	res.Machine.LoadAfter = loadAverage()
+	res.Machine.LoadAfter = benchutil.LoadAverage()
 	res.print(out)
 	return res, res.invalid()
 }

@@ -53,8 +53,8 @@ func TestQuickRun(t *testing.T) {
 	if !(res.throughput() > 0) || res.Span <= 0 || res.FirstBound <= 0 || res.FirstBound > res.Span {
 		t.Errorf("throughput %v pods/s over %v, first binding after %v; want > 0, first within the span", res.throughput(), res.Span, res.FirstBound)
 	}
-	if res.Latency.mean() <= 0 || res.Latency.quantile(0.5) <= 0 || res.Latency.quantile(0.99) <= 0 {
-		t.Errorf("latency avg %v, p50 %v, p99 %v; want all > 0", res.Latency.mean(), res.Latency.quantile(0.5), res.Latency.quantile(0.99))
+	if res.Latency.Mean() <= 0 || res.Latency.Quantile(0.5) <= 0 || res.Latency.Quantile(0.99) <= 0 {
+		t.Errorf("latency avg %v, p50 %v, p99 %v; want all > 0", res.Latency.Mean(), res.Latency.Quantile(0.5), res.Latency.Quantile(0.99))
 	}
 	if s := res.attempts("scheduled"); s != cfg.Pods {
 		t.Errorf("scheduler_schedule_attempts_total{result=scheduled} %d, want %d", s, cfg.Pods)

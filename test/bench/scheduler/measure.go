@@ -18,6 +18,7 @@ import (
 
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/storage"
+	"github.com/shepherd-lab/shepherd/test/bench/internal/benchutil"
 )
 
 // tracker follows the pods through a watch opened before the measured
@@ -154,7 +155,7 @@ func (b *bench) measure(ctx context.Context, res *results) error {
 
 	pid := b.sched.cmd.Process.Pid
 	schedCPU0, cpuErr := procCPU(pid)
-	selfCPU0 := selfCPU()
+	selfCPU0 := benchutil.SelfCPU()
 
 	ackAt := make([]time.Time, n)
 	var lastAck time.Time
@@ -212,7 +213,7 @@ func (b *bench) measure(ctx context.Context, res *results) error {
 	if cpu, err := procCPU(pid); err == nil && cpuErr == nil {
 		res.Sched.CPUMeasured = cpu - schedCPU0
 	}
-	res.SelfCPU = selfCPU() - selfCPU0
+	res.SelfCPU = benchutil.SelfCPU() - selfCPU0
 	if !created {
 		if err := <-createErr; err != nil {
 			return err

@@ -1,16 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
-	"math"
-	"os"
-	"runtime"
-	"sort"
 	"strings"
 	"time"
+
+	"github.com/shepherd-lab/shepherd/test/bench/internal/benchutil"
 )
 
 // Targets the figures are held to.
@@ -24,7 +21,7 @@ const (
 // results are one run's figures.
 type results struct {
 	Config  config
-	Machine machine
+	Machine benchutil.Machine
 	// Setup is how long writing each kind of object straight to etcd took.
 	Setup struct{ Nodes, Leases, Placed time.Duration }
 	// Start: the scheduler's build, and from its start until /healthz
@@ -41,8 +38,8 @@ type results struct {
 	// first create's start to the first and the last binding seen.
 	Bound            int
 	FirstBound, Span time.Duration
-	Latency          latencies // per bound pod: create returned -> binding seen
-	EarlyBinds       int       // bindings seen before their create returned
+	Latency          benchutil.Latencies // per bound pod: create returned -> binding seen
+	EarlyBinds       int                 // bindings seen before their create returned
 	Stalled          bool
 	Sched            schedFigures
 	SelfCPU          time.Duration // this process (etcd, creates, watch) in the measured phase
@@ -122,82 +119,6 @@ func (r *results) invalid() error {
 	return errors.New("the run is not valid: " + strings.Join(why, "; "))
 }
 
-// machine describes where the run happened.
-type machine struct {
-	OS, Arch, GoVersion, CPUModel string
-	NumCPU, GOMAXPROCS            int
-	DataDir, DataDirFS            string
-	// LoadBefore and LoadAfter are /proc/loadavg's 1, 5 and 15 minute load
-	// averages when the run began and ended: other work on the machine
-	// skews every figure.
-	LoadBefore, LoadAfter string
-}
-
-func machineFacts(dataDir string) machine {
-	m := machine{
-		OS: runtime.GOOS, Arch: runtime.GOARCH, GoVersion: runtime.Version(),
-		NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
-		DataDir: dataDir, DataDirFS: fsType(dataDir), CPUModel: "unknown",
-		LoadBefore: loadAverage(),
-	}
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		defer f.Close()
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.CPUModel = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	return m
-}
-
-// loadAverage returns the 1, 5 and 15 minute load averages, or "unknown".
-func loadAverage() string {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(data))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-// latencies are durations to take quantiles of.
-type latencies []time.Duration
-
-// quantile returns the q-quantile by the nearest-rank method; 0 when empty.
-func (l latencies) quantile(q float64) time.Duration {
-	if len(l) == 0 {
-		return 0
-	}
-	s := append(latencies(nil), l...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	rank := int(math.Ceil(q * float64(len(s))))
-	return s[min(max(rank, 1), len(s))-1]
-}
-
-func (l latencies) mean() time.Duration {
-	if len(l) == 0 {
-		return 0
-	}
-	var sum time.Duration
-	for _, d := range l {
-		sum += d
-	}
-	return sum / time.Duration(len(l))
-}
-
-func passMiss(ok bool) string {
-	if ok {
-		return "PASS"
-	}
-	return "MISS"
-}
-
 func ms(d time.Duration) string { return fmt.Sprintf("%.1fms", float64(d)/float64(time.Millisecond)) }
 func secs(d time.Duration) string {
 	return fmt.Sprintf("%.2fs", d.Seconds())
@@ -240,11 +161,11 @@ func (r *results) print(out io.Writer) {
 		p("   STALLED: no pod bound for %s; the figures below cover the pods that were", c.StallTimeout)
 	}
 	p("   throughput  %.0f pods/s = bound / (last binding seen - first create started = %s)   target >=%.0f  %s",
-		tp, secs(r.Span), targetPodsPerSec, passMiss(tp >= targetPodsPerSec && !r.Stalled))
-	p("               Kubernetes CI floor for this workload: %.0f pods/s  %s", k8sFloorPodsPerSec, passMiss(tp >= k8sFloorPodsPerSec))
+		tp, secs(r.Span), targetPodsPerSec, benchutil.PassMiss(tp >= targetPodsPerSec && !r.Stalled))
+	p("               Kubernetes CI floor for this workload: %.0f pods/s  %s", k8sFloorPodsPerSec, benchutil.PassMiss(tp >= k8sFloorPodsPerSec))
 	p("               first binding seen %s after the first create started", secs(r.FirstBound))
 	p("   per pod     create returned -> binding seen:  avg %s  p50 %s  p99 %s  max %s",
-		ms(r.Latency.mean()), ms(r.Latency.quantile(0.5)), ms(r.Latency.quantile(0.99)), ms(r.Latency.quantile(1)))
+		ms(r.Latency.Mean()), ms(r.Latency.Quantile(0.5)), ms(r.Latency.Quantile(0.99)), ms(r.Latency.Quantile(1)))
 	if r.EarlyBinds > 0 {
 		p("               %d pods were seen bound before their create returned (counted as 0)", r.EarlyBinds)
 	}

@@ -8,12 +8,6 @@ import (
 	"time"
 )
 
-// fsType is only known on Linux.
-func fsType(string) string { return "unknown" }
-
-// selfCPU is only known on Linux; 0 elsewhere.
-func selfCPU() time.Duration { return 0 }
-
 // procCPU reads /proc, which only Linux has.
 func procCPU(int) (time.Duration, error) {
 	return 0, errors.New("process CPU time is only known on Linux")

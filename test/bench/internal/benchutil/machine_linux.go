@@ -1,4 +1,4 @@
-package main
+package benchutil
 
 import (
 	"fmt"
@@ -7,9 +7,10 @@ import (
 	"time"
 )
 
-// fsType names the file system dir is on, as far as the benchmark cares:
-// whether fsync reaches a disk.
-func fsType(dir string) string {
+// FSType names the file system dir is on, as far as a benchmark cares:
+// whether fsync reaches a disk. It looks at dir's parent, so dir need not
+// exist yet.
+func FSType(dir string) string {
 	var st syscall.Statfs_t
 	if err := syscall.Statfs(filepath.Dir(dir), &st); err != nil {
 		return "unknown"
@@ -33,9 +34,11 @@ func fsType(dir string) string {
 	}
 }
 
-// processCPU is the CPU time, user and system, the process has used so far:
-// etcd, apiserver and clients together, since they share the process.
-func processCPU() time.Duration {
+// SelfCPU is the CPU time, user and system, this process has used so far:
+// everything that runs in it together (the embedded etcd, and the
+// apiserver or the pod creates and watch and the clients), since they
+// share it.
+func SelfCPU() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
