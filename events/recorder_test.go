@@ -3,9 +3,7 @@ package events_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,33 +22,11 @@ import (
 // under the race detector on shared machines.
 const wait = 20 * time.Second
 
-// logWriter sends log lines to the test log until the test ends.
-type logWriter struct {
-	mu   sync.Mutex
-	t    *testing.T
-	done bool
-}
-
-func (w *logWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimSpace(string(p)))
-	}
-	return len(p), nil
-}
-
-func testLogger(t *testing.T) *slog.Logger {
-	w := &logWriter{t: t}
-	t.Cleanup(func() { w.mu.Lock(); w.done = true; w.mu.Unlock() })
-	return slog.New(slog.NewTextHandler(w, nil))
-}
-
 // setup returns a store and a recorder on it; run starts the recorder until
 // the test ends.
 func setup(t *testing.T, ttl time.Duration) (s *storage.Store, ctx context.Context, rec *events.Recorder, run func()) {
 	t.Helper()
-	log := testLogger(t)
+	log := storagetest.Logger(t)
 	s = storagetest.NewStore(t, api.Scheme)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -27,30 +26,6 @@ const (
 	electionNS   = "kube-system"
 	electionName = "test-controller"
 )
-
-// electionLogWriter sends log lines to the test log until the test ends.
-type electionLogWriter struct {
-	mu   sync.Mutex
-	t    *testing.T
-	done bool
-}
-
-func (w *electionLogWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimSpace(string(p)))
-	}
-	return len(p), nil
-}
-
-// electionLog is registered before the stores, so it is silenced only after
-// every leadership has stopped logging.
-func electionLog(t *testing.T) *slog.Logger {
-	w := &electionLogWriter{t: t}
-	t.Cleanup(func() { w.mu.Lock(); w.done = true; w.mu.Unlock() })
-	return slog.New(slog.NewTextHandler(w, nil))
-}
 
 func electionConfig(identity string, d time.Duration, log *slog.Logger) storage.ElectionConfig {
 	return storage.ElectionConfig{
@@ -174,7 +149,7 @@ func expectNotLost(t *testing.T, l *storage.Leadership, who string) {
 // leads, and takes over promptly (not after the lease duration) when it
 // resigns.
 func TestCampaignFirstWinsSecondWaitsForResign(t *testing.T) {
-	log := electionLog(t)
+	log := storagetest.Logger(t)
 	s, ctx := newStore(t), testContext(t)
 	// A long lease: a takeover well before it runs out is due to Resign.
 	const leaseDuration = time.Minute
@@ -217,7 +192,7 @@ func TestCampaignFirstWinsSecondWaitsForResign(t *testing.T) {
 // TestCampaignEndsWithContext: a standby's campaign returns when its
 // context ends.
 func TestCampaignEndsWithContext(t *testing.T) {
-	log := electionLog(t)
+	log := storagetest.Logger(t)
 	s, ctx := newStore(t), testContext(t)
 	campaign(t, ctx, s, electionConfig("a", time.Minute, log))
 	cctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
@@ -236,7 +211,7 @@ func TestCampaignEndsWithContext(t *testing.T) {
 // TestCampaignRefusesShortLease: a lease under 2s is refused.
 func TestCampaignRefusesShortLease(t *testing.T) {
 	s, ctx := newStore(t), testContext(t)
-	if l, err := s.Campaign(ctx, electionConfig("a", time.Second, electionLog(t))); err == nil {
+	if l, err := s.Campaign(ctx, electionConfig("a", time.Second, storagetest.Logger(t))); err == nil {
 		_ = l.Resign(ctx)
 		t.Fatal("campaign with a 1s lease succeeded")
 	}
@@ -248,7 +223,7 @@ func TestCampaignRefusesShortLease(t *testing.T) {
 // TestLeaderKeepsLeadershipByRenewing: a live leader stays leader well past
 // its lease duration, and the Lease object shows the renewals.
 func TestLeaderKeepsLeadershipByRenewing(t *testing.T) {
-	log := electionLog(t)
+	log := storagetest.Logger(t)
 	s, ctx := newStore(t), testContext(t)
 	a := campaign(t, ctx, s, electionConfig("a", 2*time.Second, log))
 	first := expectHolder(t, ctx, s, "a")
@@ -272,7 +247,7 @@ func TestLeaderKeepsLeadershipByRenewing(t *testing.T) {
 // connection closed) is replaced once its lease runs out, by a standby
 // that was waiting.
 func TestDeadLeaderIsReplaced(t *testing.T) {
-	log := electionLog(t)
+	log := storagetest.Logger(t)
 	endpoints := storagetest.StartEtcd(t)
 	s, ctx := connect(t, endpoints), testContext(t)
 	dying := connect(t, endpoints)
@@ -326,7 +301,7 @@ func TestDeadLeaderIsReplaced(t *testing.T) {
 // update or create with the old fence fails with ErrFenced and changes
 // nothing, while the same write with the new leader's fence lands.
 func TestFenceRejectsWritesOfLostLeadership(t *testing.T) {
-	log := electionLog(t)
+	log := storagetest.Logger(t)
 	s, ctx := newStore(t), testContext(t)
 	cms := api.ConfigMaps.Storage
 
@@ -403,7 +378,7 @@ func TestFenceRejectsWritesOfLostLeadership(t *testing.T) {
 // deleted (by an administrator, say) learns it no longer leads, and its
 // fence no longer holds.
 func TestLeadershipLostWhenLeaseDeleted(t *testing.T) {
-	log := electionLog(t)
+	log := storagetest.Logger(t)
 	s, ctx := newStore(t), testContext(t)
 	a := campaign(t, ctx, s, electionConfig("a", 2*time.Second, log))
 	if _, err := s.Delete(ctx, api.Leases.Storage, electionNS, electionName, nil); err != nil {
@@ -426,7 +401,7 @@ func TestLeadershipLostWhenLeaseDeleted(t *testing.T) {
 // missed a resignation landing in between, waiting for a deletion that
 // never came; this caught it within a few rounds.)
 func TestStandbyNoticesResignDuringItsAttempt(t *testing.T) {
-	log := electionLog(t)
+	log := storagetest.Logger(t)
 	s, ctx := newStore(t), testContext(t)
 	for i := range 100 {
 		a, err := s.Campaign(ctx, electionConfig("a", time.Minute, log))

@@ -3,7 +3,6 @@ package informer_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"sort"
 	"strings"
 	"sync"
@@ -89,28 +88,6 @@ func (r *recorder) expectNone(t *testing.T) {
 	}
 }
 
-// logWriter sends log lines to the test log until the test ends.
-type logWriter struct {
-	mu   sync.Mutex
-	t    *testing.T
-	done bool
-}
-
-func (w *logWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if !w.done {
-		w.t.Log(strings.TrimSpace(string(p)))
-	}
-	return len(p), nil
-}
-
-func testLogger(t *testing.T) *slog.Logger {
-	w := &logWriter{t: t}
-	t.Cleanup(func() { w.mu.Lock(); w.done = true; w.mu.Unlock() })
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
-}
-
 func newStore(t *testing.T) (*storage.Store, context.Context) {
 	t.Helper()
 	s := storagetest.NewStore(t, api.Scheme)
@@ -124,7 +101,7 @@ func newStore(t *testing.T) (*storage.Store, context.Context) {
 func start(t *testing.T, cfg informer.Config) *informer.Informer {
 	t.Helper()
 	if cfg.Log == nil {
-		cfg.Log = testLogger(t)
+		cfg.Log = storagetest.Logger(t)
 	}
 	inf := informer.New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
