@@ -147,17 +147,16 @@ func (n *NodeInfo) RemovePod(key string) {
 }
 
 // readyStatus is the node's Ready condition, Unknown when it has none.
-func (n *NodeInfo) readyStatus() corev1.ConditionStatus {
-	for _, c := range n.Node.Status.Conditions {
+func (n *NodeInfo) readyStatus() corev1.ConditionStatus { return readyStatus(n.Node) }
+
+func readyStatus(node *corev1.Node) corev1.ConditionStatus {
+	for _, c := range node.Status.Conditions {
 		if c.Type == corev1.NodeReady {
 			return c.Status
 		}
 	}
 	return corev1.ConditionUnknown
 }
-
-// ready reports whether the node's Ready condition is True.
-func (n *NodeInfo) ready() bool { return n.readyStatus() == corev1.ConditionTrue }
 
 // leaseAlive reports whether the node's heartbeat lease exists and, when it
 // records a renewal, has been renewed within its duration.

@@ -440,10 +440,8 @@ func nodeSchedulingChanged(old, node *corev1.Node) bool {
 		!apiequality.Semantic.DeepEqual(old.Labels, node.Labels) ||
 		!apiequality.Semantic.DeepEqual(old.Spec.Taints, node.Spec.Taints) ||
 		old.Spec.Unschedulable != node.Spec.Unschedulable ||
-		nodeReady(old) != nodeReady(node)
+		readyStatus(old) != readyStatus(node)
 }
-
-func nodeReady(n *corev1.Node) bool { return (&NodeInfo{Node: n}).ready() }
 
 func (s *Scheduler) leaseHandler() informer.Handler {
 	return informer.Funcs{

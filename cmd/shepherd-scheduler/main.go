@@ -54,6 +54,9 @@ leader through an etcd lease; the others stand by.`,
 			if err := cli.CheckLoopback("--bind-address", bindAddress); err != nil {
 				return err
 			}
+			if o.LeaderElect && o.LeaseDuration < 2*time.Second {
+				return fmt.Errorf("--leader-elect-lease-duration %s: must be at least 2s", o.LeaseDuration)
+			}
 			ctx, cancel := cli.SignalContext()
 			defer cancel()
 			dctx, dcancel := context.WithTimeout(ctx, 30*time.Second)
