@@ -58,6 +58,14 @@ func newFixture(t *testing.T, historySize int) *fixture {
 	done := make(chan struct{})
 	go func() { c.Run(runCtx); close(done) }()
 	t.Cleanup(func() { stop(); <-done })
+	// The tests' writes must come after the cache's first list, or its
+	// history starts after them and a watch from their revisions is 410.
+	for !c.Ready() {
+		if ctx.Err() != nil {
+			t.Fatal("watch cache not ready")
+		}
+		time.Sleep(time.Millisecond)
+	}
 	return &fixture{t: t, ctx: ctx, store: s, cache: c}
 }
 
