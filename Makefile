@@ -8,7 +8,7 @@ LDFLAGS  := -X github.com/shepherd-lab/shepherd/apiserver.GitCommit=$(COMMIT)
 # go test's per-package limit; the whole suite stays well inside CI's.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build test run lint bench clean
+.PHONY: all build test run lint bench test-image clean
 
 all: build
 
@@ -34,6 +34,10 @@ lint:
 bench:
 	$(GO) run ./test/bench/apiserver
 	$(GO) run ./test/bench/scheduler
+
+## test-image: write _output/images/busybox.tar (a busybox image from Debian's busybox-static) for offline use
+test-image:
+	$(GO) run ./hack/testimage -o _output/images/busybox.tar
 
 clean:
 	rm -rf $(BIN) _output
