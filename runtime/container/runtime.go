@@ -1,0 +1,457 @@
+package container
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/shepherd-lab/shepherd/runtime/cgroups"
+)
+
+// Sentinel errors, wrapped with the container's ID.
+var (
+	ErrNotFound      = errors.New("container not found")
+	ErrAlreadyExists = errors.New("container already exists")
+	// ErrRunning is returned by Delete without force for a live container.
+	ErrRunning = errors.New("container is running")
+	// ErrNotCreated is returned by Start for a container that is not
+	// waiting to start (already started, or its init stage died).
+	ErrNotCreated = errors.New("container is not in the created state")
+)
+
+// Config configures a Runtime.
+type Config struct {
+	// Root holds the runtime's state: containers/<id>/ and sandboxes/<id>/.
+	Root string
+	// ShimPath is the executable started as each container's monitor and
+	// init stage; it must call ShimMain first thing. "" means
+	// shepherd-shim beside the running executable if there is one (a small
+	// binary that starts in about a millisecond), else the running
+	// executable itself.
+	ShimPath string
+	// Cgroups places containers in cgroups under its root; nil, or a
+	// manager without a hierarchy, runs them without (each container's
+	// State then says so).
+	Cgroups *cgroups.Manager
+	Log     *slog.Logger
+}
+
+// Runtime creates and runs containers. Its state is all on disk, so a new
+// Runtime over the same Root (after a kubelet restart, or in the debugging
+// CLI beside a running kubelet) sees the same containers. Methods are safe
+// for concurrent use.
+type Runtime struct {
+	root, shim string
+	cg         *cgroups.Manager
+	log        *slog.Logger
+
+	mu sync.Mutex
+	// created holds the sync pipe of containers this Runtime created and
+	// has not started yet: Start reads the outcome of execve from it.
+	created map[string]*os.File
+}
+
+// New prepares Root and finds the shim.
+func New(cfg Config) (*Runtime, error) {
+	if cfg.Root == "" {
+		return nil, errors.New("runtime: Root is required")
+	}
+	for _, d := range []string{"containers", "sandboxes"} {
+		if err := os.MkdirAll(filepath.Join(cfg.Root, d), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	shim := cfg.ShimPath
+	if shim == "" {
+		self, err := os.Executable()
+		if err != nil {
+			return nil, err
+		}
+		shim = self
+		if p := filepath.Join(filepath.Dir(self), "shepherd-shim"); executable(p) == nil {
+			shim = p
+		}
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Runtime{root: cfg.Root, shim: shim, cg: cfg.Cgroups, log: log, created: map[string]*os.File{}}, nil
+}
+
+// Root is the runtime's state directory.
+func (r *Runtime) Root() string { return r.root }
+
+func (r *Runtime) dir(id string) string { return filepath.Join(r.root, "containers", id) }
+
+// Create prepares a container and starts its monitor and init stage, which
+// builds the root filesystem and waits for Start. Errors in that setup
+// (a missing executable, an unknown user, a failed mount) are returned here.
+func (r *Runtime) Create(ctx context.Context, spec *Spec) (*State, error) {
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	spec = cloneSpec(spec)
+	dir := r.dir(spec.ID)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("container %q: %w", spec.ID, ErrAlreadyExists)
+		}
+		return nil, err
+	}
+	st, err := r.create(ctx, spec, dir)
+	if err != nil {
+		r.cleanup(spec.ID, st)
+		return nil, fmt.Errorf("create container %q: %w", spec.ID, err)
+	}
+	return st, nil
+}
+
+func (r *Runtime) create(ctx context.Context, spec *Spec, dir string) (*State, error) {
+	st := &State{ID: spec.ID, Image: spec.Image, Labels: spec.Labels, CreatedAt: time.Now()}
+	for _, d := range []string{rootfsDir, upperDir, workDir} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			return st, err
+		}
+	}
+	if err := unix.Mkfifo(filepath.Join(dir, fifoFile), 0o600); err != nil {
+		return st, fmt.Errorf("exec fifo: %w", err)
+	}
+	if spec.Sandbox != "" {
+		sb, err := r.sandboxPaths(spec.Sandbox)
+		if err != nil {
+			return st, err
+		}
+		spec.NamespacePaths = sb
+	}
+	if err := writeEtcFiles(dir, spec); err != nil {
+		return st, err
+	}
+	if spec.LogPath == "" {
+		spec.LogPath = filepath.Join(dir, "container.log")
+	}
+	st.LogPath = spec.LogPath
+	if err := writeJSONAtomic(filepath.Join(dir, configFile), spec); err != nil {
+		return st, err
+	}
+	env := []string{envStage + "=" + stageMonitor, envDir + "=" + dir}
+	switch {
+	case r.cg == nil:
+		st.CgroupUnavailable = "no cgroup manager configured"
+	case !r.cg.Available():
+		st.CgroupUnavailable = cgroups.ErrNoHierarchy.Error()
+	default:
+		rel := spec.Cgroup
+		if rel == "" {
+			rel = "containers/" + spec.ID
+		}
+		cg, err := r.cg.Create(rel, spec.Resources)
+		if err != nil {
+			return st, fmt.Errorf("cgroup: %w", err)
+		}
+		st.Cgroup, st.CgroupSkipped = cg.Path, cg.Skipped
+		env = append(env, envCgMnt+"="+cg.Path)
+	}
+	syncR, syncW, err := os.Pipe()
+	if err != nil {
+		return st, err
+	}
+	defer syncW.Close()
+	cmd := exec.Command(r.shim)
+	cmd.Args = []string{"shepherd-monitor", spec.ID}
+	cmd.Env = env
+	cmd.ExtraFiles = []*os.File{syncW}
+	// Its own session: the monitor outlives the runtime and ignores the
+	// runtime's terminal.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		syncR.Close()
+		return st, fmt.Errorf("start monitor %s: %w", r.shim, err)
+	}
+	st.MonitorPid = cmd.Process.Pid
+	st.MonitorStart, _ = processStartTime(st.MonitorPid)
+	// Reap the monitor whenever it exits; Wait finds its exit in exit.json.
+	go cmd.Wait()
+	syncW.Close()
+
+	// The monitor reports init's pid, init reports ready; each may
+	// report an error instead. The pipe stays open (init holds it) until
+	// execve, which Start waits for.
+	lines := bufio.NewScanner(syncR)
+	ready := false
+	for !ready && lines.Scan() {
+		var m syncMsg
+		if err := json.Unmarshal(lines.Bytes(), &m); err != nil {
+			continue
+		}
+		switch {
+		case m.Error != "":
+			syncR.Close()
+			r.waitMonitorExit(ctx, st, 5*time.Second)
+			return st, errors.New(m.Error)
+		case m.Pid != 0:
+			st.Pid = m.Pid
+			st.PidStart, _ = processStartTime(m.Pid)
+		case m.Ready:
+			ready = true
+		}
+	}
+	if !ready {
+		syncR.Close()
+		r.waitMonitorExit(ctx, st, 5*time.Second)
+		if ex, err := readExit(dir); err == nil && ex.Reason != "" {
+			return st, errors.New(ex.Reason)
+		}
+		return st, errors.New("container init exited before it was ready")
+	}
+	st.Status = StatusCreated
+	if err := r.saveState(st); err != nil {
+		syncR.Close()
+		return st, err
+	}
+	r.mu.Lock()
+	r.created[spec.ID] = syncR
+	r.mu.Unlock()
+	return st, nil
+}
+
+// Start lets a created container's init exec the user's process, and
+// returns once execve has happened (or failed, when this Runtime created
+// the container).
+func (r *Runtime) Start(ctx context.Context, id string) error {
+	st, err := r.State(id)
+	if err != nil {
+		return err
+	}
+	if st.Status != StatusCreated {
+		return fmt.Errorf("start container %q (%s): %w", id, st.Status, ErrNotCreated)
+	}
+	r.mu.Lock()
+	syncR := r.created[id]
+	delete(r.created, id)
+	r.mu.Unlock()
+	if syncR != nil {
+		defer syncR.Close()
+	}
+	fifo := filepath.Join(r.dir(id), fifoFile)
+	var fd int
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		// Non-blocking: it fails with ENXIO unless init is waiting in
+		// its open for reading, so a dead init cannot hang Start.
+		fd, err = unix.Open(fifo, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.ENXIO) || time.Now().After(deadline) || !st.alive() {
+			return fmt.Errorf("start container %q: init is not waiting: %w", id, err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	unix.Write(fd, []byte{0})
+	unix.Close(fd)
+	st.StartedAt = time.Now()
+	st.Status = StatusRunning
+	if err := r.saveState(st); err != nil {
+		return err
+	}
+	if syncR != nil {
+		// EOF: execve closed init's end. A message: it failed.
+		var m syncMsg
+		if b, err := bufio.NewReader(syncR).ReadBytes('\n'); err == nil && json.Unmarshal(b, &m) == nil && m.Error != "" {
+			return fmt.Errorf("start container %q: %s", id, m.Error)
+		}
+	}
+	return nil
+}
+
+// Run creates and starts a container.
+func (r *Runtime) Run(ctx context.Context, spec *Spec) (*State, error) {
+	st, err := r.Create(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.Start(ctx, spec.ID); err != nil {
+		return st, err
+	}
+	return r.State(spec.ID)
+}
+
+// Signal sends sig to the container's first process.
+func (r *Runtime) Signal(id string, sig syscall.Signal) error {
+	st, err := r.State(id)
+	if err != nil {
+		return err
+	}
+	if st.Status != StatusRunning && st.Status != StatusCreated {
+		return fmt.Errorf("signal container %q: %s", id, st.Status)
+	}
+	if err := signalProcess(st.Pid, st.PidStart, sig); err != nil {
+		return fmt.Errorf("signal container %q: %w", id, err)
+	}
+	return nil
+}
+
+// Wait blocks until the container has exited and returns how.
+func (r *Runtime) Wait(ctx context.Context, id string) (ExitStatus, error) {
+	for {
+		st, err := r.State(id)
+		if err != nil {
+			return ExitStatus{}, err
+		}
+		if st.Exit != nil {
+			return *st.Exit, nil
+		}
+		if st.Status == StatusUnknown {
+			return ExitStatus{}, fmt.Errorf("container %q: its monitor is gone without recording an exit", id)
+		}
+		if err := waitProcess(ctx, st.MonitorPid, st.MonitorStart); err != nil {
+			return ExitStatus{}, err
+		}
+	}
+}
+
+// Delete removes a container: its cgroup, directory and log (unless the
+// log is outside the directory). A live container needs force, which kills
+// it first.
+func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
+	st, err := r.State(id)
+	if err != nil {
+		return err
+	}
+	if st.Status == StatusRunning || st.Status == StatusCreated {
+		if !force {
+			return fmt.Errorf("delete container %q: %w", id, ErrRunning)
+		}
+		r.kill(st)
+	}
+	r.mu.Lock()
+	if f := r.created[id]; f != nil {
+		f.Close()
+		delete(r.created, id)
+	}
+	r.mu.Unlock()
+	r.waitMonitorExit(ctx, st, 10*time.Second)
+	return r.cleanup(id, st)
+}
+
+func (r *Runtime) kill(st *State) {
+	if st.Cgroup != "" {
+		if err := (&cgroups.Cgroup{Path: st.Cgroup}).Kill(); err == nil {
+			return
+		}
+	}
+	// PID 1 dying takes the rest of its PID namespace with it.
+	signalProcess(st.Pid, st.PidStart, syscall.SIGKILL)
+}
+
+func (r *Runtime) waitMonitorExit(ctx context.Context, st *State, limit time.Duration) {
+	if st.MonitorPid == 0 {
+		return
+	}
+	wctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	waitProcess(wctx, st.MonitorPid, st.MonitorStart)
+}
+
+func (r *Runtime) cleanup(id string, st *State) error {
+	var errs []error
+	if st != nil && st.Cgroup != "" {
+		if err := (&cgroups.Cgroup{Path: st.Cgroup}).Remove(); err != nil {
+			errs = append(errs, fmt.Errorf("remove cgroup: %w", err))
+		}
+	}
+	if err := os.RemoveAll(r.dir(id)); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// State reads a container's state from disk.
+func (r *Runtime) State(id string) (*State, error) {
+	if !idPattern.MatchString(id) {
+		return nil, fmt.Errorf("container %q: %w", id, ErrNotFound)
+	}
+	st, err := loadState(r.dir(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("container %q: %w", id, ErrNotFound)
+	}
+	return st, err
+}
+
+// List returns every container's state, oldest first.
+func (r *Runtime) List() ([]*State, error) {
+	entries, err := os.ReadDir(filepath.Join(r.root, "containers"))
+	if err != nil {
+		return nil, err
+	}
+	var out []*State
+	for _, e := range entries {
+		st, err := r.State(e.Name())
+		if err != nil {
+			continue // being created or deleted
+		}
+		out = append(out, st)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.Before(out[j].CreatedAt) })
+	return out, nil
+}
+
+// Stats reads the container's cgroup counters.
+func (r *Runtime) Stats(id string) (cgroups.Stats, error) {
+	st, err := r.State(id)
+	if err != nil {
+		return cgroups.Stats{}, err
+	}
+	if st.Cgroup == "" {
+		return cgroups.Stats{}, fmt.Errorf("container %q: no cgroup (%s): %w", id, st.CgroupUnavailable, cgroups.ErrUnavailable)
+	}
+	return (&cgroups.Cgroup{Path: st.Cgroup}).Stats()
+}
+
+func cloneSpec(s *Spec) *Spec {
+	b, _ := json.Marshal(s)
+	var c Spec
+	json.Unmarshal(b, &c)
+	return &c
+}
+
+// writeEtcFiles writes the files bind-mounted over /etc/hostname, hosts
+// and resolv.conf.
+func writeEtcFiles(dir string, spec *Spec) error {
+	hostname := spec.Hostname
+	if hostname == "" {
+		hostname = spec.ID
+		if len(hostname) > 12 {
+			hostname = hostname[:12]
+		}
+		spec.Hostname = hostname
+	}
+	hosts := spec.Hosts
+	if hosts == nil {
+		hosts = []byte("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t" + hostname + "\n")
+	}
+	resolv := spec.ResolvConf
+	if resolv == nil {
+		resolv, _ = os.ReadFile("/etc/resolv.conf")
+	}
+	for name, content := range map[string][]byte{"hostname": []byte(hostname + "\n"), "hosts": hosts, "resolv.conf": resolv} {
+		if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
