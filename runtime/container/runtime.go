@@ -32,6 +32,9 @@ var (
 	ErrNotCreated = errors.New("container is not in the created state")
 )
 
+// createTimeout bounds Create when its context has no deadline.
+const createTimeout = time.Minute
+
 // Config configures a Runtime.
 type Config struct {
 	// Root holds the runtime's state: containers/<id>/ and sandboxes/<id>/.
@@ -190,6 +193,15 @@ func (r *Runtime) create(ctx context.Context, spec *Spec, dir string) (*State, e
 	// The monitor reports init's pid, init reports ready; each may
 	// report an error instead. The pipe stays open (init holds it) until
 	// execve, which Start waits for.
+	// A stuck init (a hung mount, say) must not hang Create: the pipe
+	// gets the context's deadline, or createTimeout.
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(createTimeout)
+	}
+	syncR.SetReadDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { syncR.SetReadDeadline(time.Now()) })
+	defer stop()
 	lines := bufio.NewScanner(syncR)
 	ready := false
 	for !ready && lines.Scan() {
@@ -211,6 +223,12 @@ func (r *Runtime) create(ctx context.Context, spec *Spec, dir string) (*State, e
 	}
 	if !ready {
 		syncR.Close()
+		if lines.Err() != nil {
+			// Timed out or cancelled: the init is stuck; kill it.
+			r.kill(st)
+			r.waitMonitorExit(context.Background(), st, 5*time.Second)
+			return st, fmt.Errorf("container init not ready: %w", lines.Err())
+		}
 		r.waitMonitorExit(ctx, st, 5*time.Second)
 		if ex, err := readExit(dir); err == nil && ex.Reason != "" {
 			return st, errors.New(ex.Reason)
@@ -222,6 +240,7 @@ func (r *Runtime) create(ctx context.Context, spec *Spec, dir string) (*State, e
 		syncR.Close()
 		return st, err
 	}
+	syncR.SetReadDeadline(time.Time{})
 	r.mu.Lock()
 	r.created[spec.ID] = syncR
 	r.mu.Unlock()
@@ -270,6 +289,7 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	}
 	if syncR != nil {
 		// EOF: execve closed init's end. A message: it failed.
+		syncR.SetReadDeadline(time.Now().Add(10 * time.Second))
 		var m syncMsg
 		if b, err := bufio.NewReader(syncR).ReadBytes('\n'); err == nil && json.Unmarshal(b, &m) == nil && m.Error != "" {
 			return fmt.Errorf("start container %q: %s", id, m.Error)
