@@ -116,26 +116,13 @@ func newRmCommand(o *options) *cobra.Command {
 		Short: "Remove containers",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rt, err := o.runtime(false)
-			if err != nil {
-				return err
-			}
-			var errs []error
-			for _, ref := range args {
-				st, err := resolveContainer(rt, ref)
-				if err == nil {
-					err = rt.Delete(context.Background(), st.ID, force)
-				}
+			return eachContainer(o, args, func(rt *container.Runtime, id string) error {
+				err := rt.Delete(context.Background(), id, force)
 				if errors.Is(err, container.ErrRunning) {
 					err = fmt.Errorf("%w (stop it first, or use -f)", err)
 				}
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				fmt.Println(st.ID)
-			}
-			return errors.Join(errs...)
+				return err
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "Kill a running container first.")
@@ -149,23 +136,9 @@ func newStopCommand(o *options) *cobra.Command {
 		Short: "Stop containers: SIGTERM, then SIGKILL after the grace period",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			rt, err := o.runtime(false)
-			if err != nil {
-				return err
-			}
-			var errs []error
-			for _, ref := range args {
-				st, err := resolveContainer(rt, ref)
-				if err == nil {
-					err = stop(rt, st.ID, grace)
-				}
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				fmt.Println(st.ID)
-			}
-			return errors.Join(errs...)
+			return eachContainer(o, args, func(rt *container.Runtime, id string) error {
+				return stop(rt, id, grace)
+			})
 		},
 	}
 	cmd.Flags().DurationVarP(&grace, "time", "t", 10*time.Second, "Grace period before SIGKILL.")
@@ -189,4 +162,26 @@ func stop(rt *container.Runtime, id string, grace time.Duration) error {
 	}
 	_, err := rt.Wait(context.Background(), id)
 	return err
+}
+
+// eachContainer applies fn to each named container (ID or unique prefix),
+// printing the IDs it succeeded for and joining the errors.
+func eachContainer(o *options, refs []string, fn func(rt *container.Runtime, id string) error) error {
+	rt, err := o.runtime(false)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, ref := range refs {
+		st, err := resolveContainer(rt, ref)
+		if err == nil {
+			err = fn(rt, st.ID)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Println(st.ID)
+	}
+	return errors.Join(errs...)
 }
