@@ -23,7 +23,7 @@ import (
 )
 
 type runOptions struct {
-	name, hostname, user, workdir, entrypoint, pull string
+	name, hostname, user, workdir, entrypoint, pull, seccomp string
 	env, volumes, tmpfs, capAdd, capDrop            []string
 	memory, cpus                                    string
 	pidsLimit                                       int64
@@ -64,6 +64,7 @@ foreground the container's output is printed and its exit code returned.`,
 	f.BoolVarP(&r.detach, "detach", "d", false, "Start the container and print its ID.")
 	f.BoolVar(&r.privileged, "privileged", false, "All capabilities, no masked paths, writable /sys.")
 	f.BoolVar(&r.readOnly, "read-only", false, "Mount the root filesystem read-only.")
+	f.StringVar(&r.seccomp, "seccomp", container.SeccompRuntimeDefault, "Seccomp profile: RuntimeDefault (refuse what Docker's default refuses) or Unconfined.")
 	return cmd
 }
 
@@ -99,7 +100,7 @@ func runContainer(ctx context.Context, o *options, r *runOptions, ref string, ar
 	}
 	spec := &container.Spec{
 		ID: id, Lower: lower, Image: firstTag(img),
-		Hostname: r.hostname, Privileged: r.privileged, ReadonlyRootfs: r.readOnly,
+		Hostname: r.hostname, Privileged: r.privileged, ReadonlyRootfs: r.readOnly, Seccomp: r.seccomp,
 		Process: container.Process{
 			Args: argv, Env: append(append([]string(nil), img.Config.Env...), r.env...),
 			Cwd: img.Config.WorkingDir, User: img.Config.User,

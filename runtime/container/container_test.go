@@ -530,3 +530,40 @@ func equalGroups(a, b []uint32) bool {
 	}
 	return true
 }
+
+// RuntimeDefault refuses what Docker's default profile refuses (mount,
+// unshare, keyctl) unless a capability grants it, and leaves the rest.
+func TestSeccompRuntimeDefault(t *testing.T) {
+	lower := busyboxLayer(t)
+	r := newRuntime(t)
+	script := `echo mount=$(mount -t tmpfs none /tmp >/dev/null 2>&1 && echo ok || echo refused)
+echo unshare=$(unshare -n true >/dev/null 2>&1 && echo ok || echo refused)
+echo seccomp=$(grep Seccomp: /proc/self/status | cut -f2)
+echo plain=$(echo fine)`
+	for _, tc := range []struct {
+		name        string
+		profile     string
+		capAdd      []string
+		mount, mode string
+	}{
+		{"unconfined with CAP_SYS_ADMIN", SeccompUnconfined, []string{"SYS_ADMIN"}, "ok", "0"},
+		{"RuntimeDefault", SeccompRuntimeDefault, nil, "refused", "2"},
+		{"RuntimeDefault with CAP_SYS_ADMIN", SeccompRuntimeDefault, []string{"SYS_ADMIN"}, "ok", "2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := testSpec(lower, "sh", "-c", script)
+			spec.Seccomp, spec.Process.CapAdd = tc.profile, tc.capAdd
+			ex, out := runToExit(t, r, spec)
+			f := fields(out)
+			if ex.ExitCode != 0 || f["plain"] != "fine" {
+				t.Fatalf("exit %+v:\n%s", ex, out)
+			}
+			if f["mount"] != tc.mount || f["unshare"] != tc.mount || f["seccomp"] != tc.mode {
+				t.Errorf("mount %q seccomp mode %q, want %q %q\n%s", f["mount"], f["seccomp"], tc.mount, tc.mode, out)
+			}
+		})
+	}
+	if err := (&Spec{ID: "x", Lower: []string{"/l"}, Process: Process{Args: []string{"true"}}, Seccomp: "localhost/profile.json"}).Validate(); !errors.Is(err, ErrInvalid) {
+		t.Errorf("unknown seccomp profile accepted: %v", err)
+	}
+}

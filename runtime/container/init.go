@@ -136,12 +136,19 @@ func joinNamespaces(spec *Spec) error {
 	return nil
 }
 
-// dropPrivileges: bounding set (needs CAP_SETPCAP, so first), groups,
-// gid, uid, then the capability sets for root, then no_new_privs.
+// dropPrivileges: bounding set (needs CAP_SETPCAP, so first), seccomp,
+// groups, gid, uid, then the capability sets for root, then no_new_privs.
 func dropPrivileges(spec *Spec, id identity) error {
 	keep := spec.capabilities()
 	if !spec.Privileged {
 		if err := applyBoundingSet(keep); err != nil {
+			return err
+		}
+	}
+	// Before the uid change: without no_new_privs, loading a filter
+	// takes CAP_SYS_ADMIN, which init still has here.
+	if spec.Seccomp == SeccompRuntimeDefault && !spec.Privileged {
+		if err := installSeccomp(seccompFilter(keep)); err != nil {
 			return err
 		}
 	}

@@ -41,6 +41,10 @@ type Spec struct {
 	// a writable /sys.
 	Privileged     bool `json:"privileged,omitempty"`
 	ReadonlyRootfs bool `json:"readonlyRootfs,omitempty"`
+	// Seccomp is SeccompRuntimeDefault or SeccompUnconfined ("" is
+	// Unconfined, Kubernetes' default). Privileged containers are never
+	// filtered.
+	Seccomp string `json:"seccomp,omitempty"`
 
 	// Cgroup is the container's cgroup relative to the runtime's cgroup
 	// root ("" = "containers/<id>"); Resources are its limits.
@@ -149,6 +153,15 @@ func (s *Spec) Validate() error {
 		if _, ok := capabilityByName(c); !ok {
 			errs = append(errs, fmt.Sprintf("capability %q: unknown", c))
 		}
+	}
+	switch s.Seccomp {
+	case "", SeccompUnconfined:
+	case SeccompRuntimeDefault:
+		if deniedSyscalls == nil {
+			errs = append(errs, "seccomp RuntimeDefault: not available on this architecture")
+		}
+	default:
+		errs = append(errs, fmt.Sprintf("seccomp %q: must be RuntimeDefault or Unconfined", s.Seccomp))
 	}
 	for i, m := range s.Mounts {
 		if !path.IsAbs(m.Destination) || path.Clean(m.Destination) == "/" {

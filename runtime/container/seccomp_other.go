@@ -1,0 +1,9 @@
+//go:build !amd64
+
+package container
+
+// RuntimeDefault's table exists for amd64 only; Validate refuses the
+// profile elsewhere.
+const auditArch = 0
+
+var deniedSyscalls map[uintptr]int
