@@ -24,10 +24,10 @@ import (
 
 type runOptions struct {
 	name, hostname, user, workdir, entrypoint, pull, seccomp string
-	env, volumes, tmpfs, capAdd, capDrop            []string
-	memory, cpus                                    string
-	pidsLimit                                       int64
-	remove, detach, privileged, readOnly            bool
+	env, volumes, tmpfs, capAdd, capDrop                     []string
+	memory, cpus                                             string
+	pidsLimit                                                int64
+	remove, detach, privileged, readOnly                     bool
 }
 
 func newRunCommand(o *options) *cobra.Command {
