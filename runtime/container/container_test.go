@@ -567,3 +567,14 @@ echo plain=$(echo fine)`
 		t.Errorf("unknown seccomp profile accepted: %v", err)
 	}
 }
+
+func TestValidID(t *testing.T) {
+	for id, want := range map[string]bool{
+		"a": true, "web-1.2_x": true, "0abc": true, strings.Repeat("a", 64): true,
+		"": false, "-a": false, ".a": false, "_a": false, "a/b": false, "..": false, "a b": false, strings.Repeat("a", 65): false, "é": false,
+	} {
+		if validID(id) != want {
+			t.Errorf("validID(%q) = %v, want %v", id, !want, want)
+		}
+	}
+}

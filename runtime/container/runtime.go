@@ -402,7 +402,7 @@ func (r *Runtime) cleanup(id string, st *State) error {
 
 // State reads a container's state from disk.
 func (r *Runtime) State(id string) (*State, error) {
-	if !idPattern.MatchString(id) {
+	if !validID(id) {
 		return nil, fmt.Errorf("container %q: %w", id, ErrNotFound)
 	}
 	st, err := loadState(r.dir(id))

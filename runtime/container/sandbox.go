@@ -33,7 +33,7 @@ var sandboxNamespaces = []struct {
 // thread that unshared could be the main thread, which Go never retires);
 // once their nsfs files are bind-mounted it exits.
 func (r *Runtime) CreateSandbox(ctx context.Context, id, hostname string) error {
-	if !idPattern.MatchString(id) {
+	if !validID(id) {
 		return fmt.Errorf("sandbox id %q: %w", id, ErrInvalid)
 	}
 	dir := filepath.Join(r.root, "sandboxes", id)
@@ -118,7 +118,7 @@ func sandboxMain(hostname string) int {
 // RemoveSandbox releases the namespaces (they end once no container uses
 // them) and removes the directory. A missing sandbox is not an error.
 func (r *Runtime) RemoveSandbox(id string) error {
-	if !idPattern.MatchString(id) {
+	if !validID(id) {
 		return fmt.Errorf("sandbox id %q: %w", id, ErrInvalid)
 	}
 	dir := filepath.Join(r.root, "sandboxes", id)

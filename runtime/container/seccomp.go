@@ -14,6 +14,13 @@ const (
 	SeccompRuntimeDefault = "RuntimeDefault"
 )
 
+// deniedSyscall is a system call RuntimeDefault refuses unless the
+// process keeps cap (-1: always).
+type deniedSyscall struct {
+	nr  uintptr
+	cap int
+}
+
 const (
 	capSysModule = 16
 	capSysRawio  = 17
@@ -33,9 +40,9 @@ func seccompFilter(caps []int) []unix.SockFilter {
 		have[c] = true
 	}
 	var nrs []uintptr
-	for nr, c := range deniedSyscalls {
-		if c < 0 || !have[c] {
-			nrs = append(nrs, nr)
+	for _, d := range deniedSyscalls {
+		if d.cap < 0 || !have[d.cap] {
+			nrs = append(nrs, d.nr)
 		}
 	}
 	sort.Slice(nrs, func(i, j int) bool { return nrs[i] < nrs[j] })

@@ -6,4 +6,4 @@ package container
 // profile elsewhere.
 const auditArch = 0
 
-var deniedSyscalls map[uintptr]int
+var deniedSyscalls []deniedSyscall
