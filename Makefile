@@ -34,6 +34,7 @@ lint:
 bench:
 	$(GO) run ./test/bench/apiserver
 	$(GO) run ./test/bench/scheduler
+	$(GO) run ./test/bench/runtime
 
 ## test-image: write _output/images/busybox.tar (a busybox image from Debian's busybox-static) for offline use
 test-image:
