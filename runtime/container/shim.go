@@ -1,6 +1,7 @@
 package container
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,7 +35,6 @@ import (
 const (
 	envStage = "_SHEPHERD_SHIM_STAGE"
 	envDir   = "_SHEPHERD_SHIM_DIR"
-	envCgMnt = "_SHEPHERD_SHIM_CGROUP_MOUNT"
 
 	stageMonitor = "monitor"
 	stageInit    = "init"
@@ -42,7 +42,19 @@ const (
 
 	// syncFd is the pipe on which the monitor and init report to the runtime.
 	syncFd = 3
+	// jobFd is the pipe on which the runtime tells a monitor which
+	// container to run: one JSON line. A monitor may be started ahead
+	// and wait there (Config.SpareMonitor); EOF before a job means it is
+	// not needed.
+	jobFd = 4
 )
+
+// job is what a monitor is asked to run.
+type job struct {
+	Dir string `json:"dir"`
+	// Cgroup is the container's cgroup directory, "" for none.
+	Cgroup string `json:"cgroup,omitempty"`
+}
 
 // syncMsg is one line on the sync pipe.
 type syncMsg struct {
@@ -58,7 +70,7 @@ type syncMsg struct {
 func ShimMain() {
 	switch os.Getenv(envStage) {
 	case stageMonitor:
-		os.Exit(monitorMain(os.Getenv(envDir)))
+		os.Exit(monitorMain())
 	case stageInit:
 		initMain(os.Getenv(envDir)) // execs or exits
 		os.Exit(1)
@@ -87,15 +99,24 @@ type ExitStatus struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-func monitorMain(dir string) int {
+func monitorMain() int {
+	// The runtime's terminal and signals are not the container's.
+	signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGPIPE)
+	var j job
+	line, err := bufio.NewReader(os.NewFile(jobFd, "job")).ReadBytes('\n')
+	if err != nil {
+		return 0 // released unused
+	}
+	if err := json.Unmarshal(line, &j); err != nil {
+		return 2
+	}
+	dir := j.Dir
 	syncW := os.NewFile(syncFd, "sync")
 	fail := func(err error) int {
 		writeSync(syncW, syncMsg{Error: err.Error()})
 		writeExit(dir, ExitStatus{ExitCode: 128, Reason: err.Error(), FinishedAt: time.Now()})
 		return 1
 	}
-	// The runtime's terminal and signals are not the container's.
-	signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGPIPE)
 	spec, err := readSpec(dir)
 	if err != nil {
 		return fail(err)
@@ -136,10 +157,10 @@ func monitorMain(dir string) int {
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: flags}
 	var cg *cgroups.Cgroup
-	if p := os.Getenv(envCgMnt); p != "" {
+	if j.Cgroup != "" {
 		// The runtime created the cgroup; clone3 puts init straight into
 		// it, so limits hold from init's first instruction on.
-		cg = &cgroups.Cgroup{Path: p}
+		cg = &cgroups.Cgroup{Path: j.Cgroup}
 		fd, err := cg.OpenDir()
 		if err != nil {
 			return fail(fmt.Errorf("open cgroup: %w", err))
