@@ -1,6 +1,7 @@
 package container
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -576,5 +577,50 @@ func TestValidID(t *testing.T) {
 		if validID(id) != want {
 			t.Errorf("validID(%q) = %v, want %v", id, !want, want)
 		}
+	}
+}
+
+// A spare monitor that died while waiting is replaced at hand-over; Close
+// lets the waiting spare exit.
+func TestSpareMonitor(t *testing.T) {
+	lower := busyboxLayer(t)
+	r, err := New(Config{Root: t.TempDir(), ShimPath: os.Args[0], SpareMonitor: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	spare := func() *monitorProc {
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			r.mu.Lock()
+			m := r.spare
+			r.mu.Unlock()
+			if m != nil {
+				return m
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Fatal("no spare monitor started")
+		return nil
+	}
+	first := spare()
+	if err := signalProcess(first.pid, first.start, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitProcess(ctxT(t), first.pid, first.start)
+	ex, out := runToExit(t, r, testSpec(lower, "echo", "handed over"))
+	if ex.ExitCode != 0 || out != "handed over\n" {
+		t.Fatalf("after the spare died: %+v %q", ex, out)
+	}
+	next := spare()
+	if next.pid == first.pid {
+		t.Fatal("the dead spare is still the spare")
+	}
+	r.Close()
+	if err := waitProcess(ctxT(t), next.pid, next.start); err != nil || sameProcess(next.pid, next.start) {
+		t.Fatalf("spare monitor %d still running after Close: %v", next.pid, err)
+	}
+	list, _ := r.List()
+	for _, st := range list {
+		r.Delete(context.Background(), st.ID, true)
 	}
 }

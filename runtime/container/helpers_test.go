@@ -66,11 +66,14 @@ var idSeq int
 func newRuntime(t *testing.T) *Runtime {
 	t.Helper()
 	requireRoot(t)
-	r, err := New(Config{Root: t.TempDir(), ShimPath: os.Args[0]})
+	// A spare monitor, as the kubelet runs it: every test goes through
+	// the hand-over path, and the spare started at New serves the first.
+	r, err := New(Config{Root: t.TempDir(), ShimPath: os.Args[0], SpareMonitor: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		defer r.Close()
 		list, _ := r.List()
 		for _, st := range list {
 			r.Delete(context.Background(), st.ID, true)
