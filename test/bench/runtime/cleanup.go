@@ -44,10 +44,11 @@ func (f *fixture) close() *cleanupReport {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 
-	for _, rt := range []*container.Runtime{f.rt, f.rtNoCg} {
+	for _, rt := range []*container.Runtime{f.rt, f.rtNoCg, f.rtNoSpare} {
 		if rt == nil {
 			continue
 		}
+		defer rt.Close()
 		list, err := rt.List()
 		if err != nil {
 			errf("list Shepherd's containers in %s: %v", rt.Root(), err)

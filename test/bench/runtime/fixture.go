@@ -49,6 +49,8 @@ type fixture struct {
 	// rtNoCg runs containers without cgroups: the difference is what the
 	// cgroup costs.
 	rtNoCg *container.Runtime
+	// rtNoSpare starts each monitor when a container is created.
+	rtNoSpare *container.Runtime
 
 	bundle               string
 	runcState, crunState string
@@ -104,12 +106,16 @@ func (f *fixture) setup(ctx context.Context, cfg config) error {
 		return err
 	}
 	f.setupCgroups()
-	rt, err := container.New(container.Config{Root: filepath.Join(f.dir, "shepherd"), ShimPath: f.shim, Cgroups: f.cg})
+	// As the kubelet runs it: a spare monitor started ahead.
+	rt, err := container.New(container.Config{Root: filepath.Join(f.dir, "shepherd"), ShimPath: f.shim, Cgroups: f.cg, SpareMonitor: true})
 	if err != nil {
 		return err
 	}
 	f.rt = rt
-	if f.rtNoCg, err = container.New(container.Config{Root: filepath.Join(f.dir, "shepherd-nocg"), ShimPath: f.shim}); err != nil {
+	if f.rtNoSpare, err = container.New(container.Config{Root: filepath.Join(f.dir, "shepherd-nospare"), ShimPath: f.shim, Cgroups: f.cg}); err != nil {
+		return err
+	}
+	if f.rtNoCg, err = container.New(container.Config{Root: filepath.Join(f.dir, "shepherd-nocg"), ShimPath: f.shim, SpareMonitor: true}); err != nil {
 		return err
 	}
 	f.setupOCI()

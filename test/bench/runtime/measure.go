@@ -15,6 +15,7 @@ const (
 	shepherdRow = "shepherd"
 	phasesRow   = "shepherd by phase"
 	noCgroupRow = "shepherd, no cgroup"
+	noSpareRow  = "shepherd, no spare monitor"
 	runcRow     = "runc"
 	crunRow     = "crun"
 	unshare5    = "unshare, 5 namespaces"
@@ -88,29 +89,39 @@ func (f *fixture) tools() []*tool {
 			return []time.Duration{t1.Sub(t0), t2.Sub(t1), t3.Sub(t2), time.Since(t3)}, exitError(ex)
 		}
 	}
+	// runWait times Run + Wait, then Run + Wait + Delete.
+	runWait := func(rt *container.Runtime) func(ctx context.Context, id string) ([]time.Duration, error) {
+		return func(ctx context.Context, id string) ([]time.Duration, error) {
+			start := time.Now()
+			_, err := rt.Run(ctx, spec(id))
+			if err != nil {
+				rt.Delete(ctx, id, true)
+				return nil, err
+			}
+			ex, err := rt.Wait(ctx, id)
+			exited := time.Since(start)
+			if err != nil {
+				rt.Delete(ctx, id, true)
+				return nil, err
+			}
+			if err := rt.Delete(ctx, id, false); err != nil {
+				return nil, err
+			}
+			return []time.Duration{exited, time.Since(start)}, exitError(ex)
+		}
+	}
 	ts := []*tool{
 		{
 			Name:    shepherdRow,
 			Command: "Runtime.Run + Wait (Delete untimed); then with Delete",
 			Series:  []string{"Run+Wait", "Run+Wait+Delete"},
-			once: func(ctx context.Context, id string) ([]time.Duration, error) {
-				start := time.Now()
-				_, err := rt.Run(ctx, spec(id))
-				if err != nil {
-					rt.Delete(ctx, id, true)
-					return nil, err
-				}
-				ex, err := rt.Wait(ctx, id)
-				exited := time.Since(start)
-				if err != nil {
-					rt.Delete(ctx, id, true)
-					return nil, err
-				}
-				if err := rt.Delete(ctx, id, false); err != nil {
-					return nil, err
-				}
-				return []time.Duration{exited, time.Since(start)}, exitError(ex)
-			},
+			once:    runWait(rt),
+		},
+		{
+			Name:    noSpareRow,
+			Command: "the same, by a Runtime that starts each container's monitor when asked",
+			Series:  []string{"Run+Wait", "Run+Wait+Delete"},
+			once:    runWait(f.rtNoSpare),
 		},
 		{
 			Name:    phasesRow,

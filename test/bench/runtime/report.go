@@ -137,8 +137,9 @@ func (r *results) print(out io.Writer) {
 	p("")
 
 	p("process trees")
-	p("  shepherd  this process (container.Runtime.Create) -exec-> shepherd-shim as monitor (own session; copies")
-	p("            stdout/stderr to the CRI log; later reaps and writes exit.json) -clone(6 new namespaces, into the")
+	p("  shepherd  this process (container.Runtime.Create) -job pipe-> shepherd-shim as monitor, started ahead as")
+	p("            the Runtime's spare (\"no spare\" row: exec'd now) (own session; copies stdout/stderr to the CRI")
+	p("            log; later reaps and writes exit.json) -clone(6 new namespaces, into the")
 	p("            cgroup)+exec-> shepherd-shim as init (lo up, overlay, /proc, /dev, /sys, /etc files, pivot_root,")
 	p("            masked paths; blocks opening exec.fifo) == Start opens the fifo ==> init drops capabilities and")
 	p("            execve /bin/true as PID 1; Run returns once execve closed the sync pipe. Wait: exit.json written.")
@@ -182,7 +183,7 @@ func (r *results) print(out io.Writer) {
 			}
 		}
 	}
-	section("", shepherdRow, runcRow, crunRow, unshare5, unshare6)
+	section("", shepherdRow, noSpareRow, runcRow, crunRow, unshare5, unshare6)
 	section("where shepherd's time goes (rows of their own: Create, Start, Wait and Delete called one by one)", phasesRow, noCgroupRow)
 	section("references: a process start without namespaces", execRow, emptyGoRow, shimRow)
 	for _, t := range r.Tools {
@@ -244,9 +245,10 @@ func (r *results) printBreakdown(p func(string, ...any)) {
 	p("  shepherd's medians by phase: Create %s ms, Start %s ms, Wait %s ms (sum %s ms), Delete %s ms",
 		msf(create), msf(start), msf(wait), msf(create+start+wait), msf(del))
 	if shim := r.median(shimRow); shim > 0 {
-		p("  Create starts shepherd-shim twice (monitor, then init in the new namespaces); a bare start of it takes")
-		p("  %s ms, so about %s ms of Create is those two process starts, the rest the namespaces, the cgroup,",
-			msf(shim), msf(2*shim))
+		p("  Create hands the container to the spare monitor, which starts shepherd-shim as init in the new")
+		p("  namespaces; a bare start of it takes %s ms (the \"no spare\" row pays it twice): the rest is the",
+			msf(shim))
+		p("  namespaces, the cgroup,")
 		p("  the overlay and the other mounts, pivot_root and the files Create writes")
 		if g := r.median(emptyGoRow); g > 0 {
 			p("  for comparison, an empty Go program starts in %s ms, a static C one (/bin/true) in %s ms",
