@@ -404,6 +404,9 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 			break
 		}
 		if !errors.Is(err, unix.ENXIO) || time.Now().After(deadline) || !st.alive() {
+			if b, rerr := os.ReadFile(filepath.Join(r.dir(id), initErrorFile)); rerr == nil && len(b) > 0 {
+				return fmt.Errorf("start container %q: init failed: %s", id, b)
+			}
 			return fmt.Errorf("start container %q: init is not waiting: %w", id, err)
 		}
 		time.Sleep(time.Millisecond)
