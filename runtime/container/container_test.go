@@ -624,3 +624,24 @@ func TestSpareMonitor(t *testing.T) {
 		r.Delete(context.Background(), st.ID, true)
 	}
 }
+
+// An init stage that dies before it is ready (here: killed, as an OOM
+// kill or a too-low pids limit would) is reported with how it ended.
+func TestInitDiedExplained(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "container.log")
+	os.WriteFile(log, []byte("2026-11-23T10:00:00Z stderr F runtime: failed to create new OS thread\n2026-11-23T10:00:00Z stderr F fatal error: newosproc\n"), 0o600)
+	for _, tc := range []struct {
+		exit ExitStatus
+		want string
+	}{
+		{ExitStatus{ExitCode: 137, Signal: "SIGKILL", OOMKilled: true}, "container init was OOM-killed (memory limit too low?) before it was ready: runtime: failed to create new OS thread | fatal error: newosproc"},
+		{ExitStatus{ExitCode: 2}, "container init exited with code 2 before it was ready: runtime"},
+		{ExitStatus{ExitCode: 128, Reason: "mount overlay root filesystem: invalid argument"}, "mount overlay root filesystem: invalid argument"},
+	} {
+		writeExit(dir, tc.exit)
+		if err := initDied(dir, log); err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.exit, err, tc.want)
+		}
+	}
+}

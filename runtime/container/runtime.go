@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -358,10 +359,7 @@ func (r *Runtime) create(ctx context.Context, spec *Spec, dir string) (*State, e
 			return st, fmt.Errorf("container init not ready: %w", lines.Err())
 		}
 		r.waitMonitorExit(ctx, st, 5*time.Second)
-		if ex, err := readExit(dir); err == nil && ex.Reason != "" {
-			return st, errors.New(ex.Reason)
-		}
-		return st, errors.New("container init exited before it was ready")
+		return st, initDied(dir, spec.LogPath)
 	}
 	st.Status = StatusCreated
 	if err := r.saveState(st); err != nil {
@@ -373,6 +371,52 @@ func (r *Runtime) create(ctx context.Context, spec *Spec, dir string) (*State, e
 	r.created[spec.ID] = syncR
 	r.mu.Unlock()
 	return st, nil
+}
+
+// initDied explains an init stage that exited before it was ready: its
+// own error if it left one, else how it ended (an OOM kill or a Go
+// runtime crash when the container's limits are too low for it: it runs
+// in the container's cgroup) with the end of its output.
+func initDied(dir, logPath string) error {
+	ex, err := readExit(dir)
+	if err != nil {
+		return errors.New("container init exited before it was ready")
+	}
+	if ex.Reason != "" {
+		return errors.New(ex.Reason)
+	}
+	var how string
+	switch {
+	case ex.OOMKilled:
+		how = "was OOM-killed (memory limit too low?)"
+	case ex.Signal != "":
+		how = "was killed by " + ex.Signal
+	default:
+		how = fmt.Sprintf("exited with code %d", ex.ExitCode)
+	}
+	msg := "container init " + how + " before it was ready"
+	if tail := logTail(logPath, 5); tail != "" {
+		msg += ": " + tail
+	}
+	return errors.New(msg)
+}
+
+// logTail returns the content of the last n records of a CRI log, joined.
+func logTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	for i, l := range lines {
+		if f := strings.SplitN(l, " ", 4); len(f) == 4 {
+			lines[i] = f[3]
+		}
+	}
+	return strings.Join(lines, " | ")
 }
 
 // Start lets a created container's init exec the user's process, and
