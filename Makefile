@@ -8,7 +8,7 @@ LDFLAGS  := -X github.com/shepherd-lab/shepherd/apiserver.GitCommit=$(COMMIT)
 # go test's per-package limit; the whole suite stays well inside CI's.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build test run lint bench test-image clean
+.PHONY: all build test test-vm run lint bench test-image clean
 
 all: build
 
@@ -19,6 +19,10 @@ build:
 ## test: the whole test suite (unit, integration, e2e); root-only tests skip with a reason when not root
 test:
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+## test-vm: the runtime's cgroup v2 tests inside a qemu VM (needs qemu-system-x86 and a linux-image-cloud-amd64 kernel)
+test-vm:
+	$(GO) test -count=1 -v ./test/vm/
 
 ## run: build, then start a single-node cluster in the foreground (Ctrl-C stops it)
 run: build
