@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -152,18 +152,11 @@ func dropPrivileges(spec *Spec, id identity) error {
 			return err
 		}
 	}
-	groups := make([]int, len(id.Groups))
-	for i, g := range id.Groups {
-		groups[i] = int(g)
-	}
-	if err := syscall.Setgroups(groups); err != nil {
-		return &stageError{"setgroups", err}
-	}
-	if err := syscall.Setgid(int(id.GID)); err != nil {
-		return &stageError{fmt.Sprintf("setgid %d", id.GID), err}
-	}
-	if err := syscall.Setuid(int(id.UID)); err != nil {
-		return &stageError{fmt.Sprintf("setuid %d", id.UID), err}
+	// Credentials change on this thread only (raw syscalls): execve
+	// makes it the whole process, and Go's syscall.Setuid would stop
+	// every thread to change them all, for nothing.
+	if err := setThreadCredentials(id); err != nil {
+		return err
 	}
 	if id.UID == 0 {
 		if err := setProcessCapabilities(keep); err != nil {
@@ -257,3 +250,24 @@ func readFileString(p string) (string, error) {
 }
 
 func itoa(n int) string { return fmt.Sprint(n) }
+
+// setThreadCredentials sets the calling thread's supplementary groups, gid
+// and uid (real, effective and saved).
+func setThreadCredentials(id identity) error {
+	groups := make([]uint32, len(id.Groups))
+	copy(groups, id.Groups)
+	var p unsafe.Pointer
+	if len(groups) > 0 {
+		p = unsafe.Pointer(&groups[0])
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(p), 0); e != 0 {
+		return &stageError{"setgroups", e}
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(id.GID), uintptr(id.GID), uintptr(id.GID)); e != 0 {
+		return &stageError{fmt.Sprintf("setgid %d", id.GID), e}
+	}
+	if _, _, e := unix.RawSyscall(unix.SYS_SETRESUID, uintptr(id.UID), uintptr(id.UID), uintptr(id.UID)); e != 0 {
+		return &stageError{fmt.Sprintf("setuid %d", id.UID), e}
+	}
+	return nil
+}
