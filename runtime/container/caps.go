@@ -52,11 +52,10 @@ func lastCap() int {
 // applyBoundingSet runs on the init's locked OS thread just before
 // execve: capabilities are per thread, and execve makes this thread the
 // whole process. It drops everything outside keep from the bounding set
-// (which needs CAP_SETPCAP, so it comes before the uid change), clears the
-// ambient and inheritable sets, and, for root, sets permitted and effective
-// to keep so the sets are right even before execve recomputes them. A
-// non-root user ends up with empty effective and permitted sets after
-// execve, as with containerd: capabilities only reach root.
+// (which needs CAP_SETPCAP, so it comes before the uid change) and clears
+// the ambient set; clearInheritable and, for root, setProcessCapabilities
+// do the rest. A non-root user ends up with empty effective and permitted
+// sets after execve, as with containerd: capabilities only reach root.
 func applyBoundingSet(keep []int) error {
 	want := map[int]bool{}
 	for _, c := range keep {
@@ -106,4 +105,21 @@ func capName(c int) string {
 		return "CAP_" + capNames[c]
 	}
 	return "capability " + itoa(c)
+}
+
+// clearInheritable empties the calling thread's inheritable set, for every
+// user: a runtime started with inheritable capabilities (systemd's
+// AmbientCapabilities=, say) must not pass them to a file with inheritable
+// file capabilities in the container.
+func clearInheritable() error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return &stageError{op: "read capabilities", err: err}
+	}
+	data[0].Inheritable, data[1].Inheritable = 0, 0
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return &stageError{op: "clear inheritable capabilities", err: err}
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package container
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -10,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // isolationScript prints what a user inside the container can see.
@@ -32,6 +35,9 @@ echo devs=$(ls /dev | tr '\n' ' ')
 echo etchostname=$(cat /etc/hostname)
 echo lo=$(cat /sys/class/net/lo/operstate)
 echo netdevs=$(ls /sys/class/net | tr '\n' ' ')
+echo mknod=$(mknod /data/mem c 1 1 2>/dev/null && (head -c1 /data/mem >/dev/null 2>&1 && echo opened || echo blocked) || echo refused)
+echo sigign=$(grep SigIgn /proc/1/status | cut -f2)
+echo devmknod=$(mknod /dev/mem2 c 1 1 2>/dev/null && (head -c1 /dev/mem2 >/dev/null 2>&1 && echo opened || echo blocked) || echo refused)
 echo written > /data/new
 echo image > /data/image
 `
@@ -60,6 +66,8 @@ func TestIsolation(t *testing.T) {
 		"devnull":     "ok",
 		"lo":          "unknown", // loopback is up; its operstate reads "unknown"
 		"netdevs":     "lo",
+		"mknod":       "blocked",
+		"devmknod":    "blocked",
 	} {
 		if f[k] != want {
 			t.Errorf("%s = %q, want %q (host hostname %q)", k, f[k], want, hostHostname)
@@ -69,6 +77,11 @@ func TestIsolation(t *testing.T) {
 	// 1, and no host process.
 	if n, err := strconv.Atoi(f["maxpid"]); err != nil || n > 20 {
 		t.Errorf("highest pid seen in the container: %q, want a handful", f["maxpid"])
+	}
+	// The monitor's own signal handling must not reach the container:
+	// SIGHUP and SIGINT keep their default action.
+	if ign, err := strconv.ParseUint(f["sigign"], 16, 64); err != nil || ign&0x3 != 0 {
+		t.Errorf("SigIgn %q: SIGHUP or SIGINT ignored in the container", f["sigign"])
 	}
 	if f["keys"] != "0" {
 		t.Errorf("/proc/keys readable: %q bytes", f["keys"])
@@ -446,8 +459,27 @@ func TestCreateStartDelete(t *testing.T) {
 	if _, err := r.Create(ctx, spec); !errors.Is(err, ErrAlreadyExists) {
 		t.Fatalf("second Create: %v", err)
 	}
+	// Descriptors the runtime's starter left open must not reach the
+	// container (runc's CVE-2024-21626): open one without close-on-exec.
+	leak, err := os.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leak.Close()
+	if _, err := unix.FcntlInt(leak.Fd(), unix.F_SETFD, 0); err != nil {
+		t.Fatal(err)
+	}
 	if err := r.Start(ctx, spec.ID); err != nil {
 		t.Fatal(err)
+	}
+	waitFile(t, filepath.Join(marker, "started"))
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", st.Pid))
+	var names []string
+	for _, fd := range fds {
+		names = append(names, fd.Name())
+	}
+	if strings.Join(names, " ") != "0 1 2" {
+		t.Errorf("the container's first process has descriptors %v, want 0 1 2", names)
 	}
 	if err := r.Start(ctx, spec.ID); !errors.Is(err, ErrNotCreated) {
 		t.Fatalf("second Start: %v", err)
@@ -484,6 +516,10 @@ func TestSecureJoin(t *testing.T) {
 		{"/../../etc/passwd", "/etc/passwd"},
 		{"/missing/../../x", "/x"},
 		{"/abs/new/file", "/real/new/file"},
+		// A missing component does not end the checks: ".." comes back
+		// to a symlink that must still resolve inside root.
+		{"/missing/../abs/x", "/real/x"},
+		{"/missing/../up/x", "/x"},
 	} {
 		got, err := secureJoin(root, tc.in)
 		if err != nil || got != filepath.Join(root, tc.want) {
@@ -644,4 +680,16 @@ func TestInitDiedExplained(t *testing.T) {
 			t.Errorf("%+v: %v, want %q", tc.exit, err, tc.want)
 		}
 	}
+}
+
+func waitFile(t *testing.T, p string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(p); err == nil {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Fatalf("%s never appeared", p)
 }

@@ -43,7 +43,7 @@ func busyboxLayer(t *testing.T) string {
 	if err := os.WriteFile(filepath.Join(dir, "bin/busybox"), b, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, applet := range []string{"sh", "true", "false", "sleep", "cat", "echo", "ls", "id", "hostname", "ps", "touch", "grep", "wc", "readlink", "stat", "head", "mount", "env", "pwd", "kill", "unshare", "cut"} {
+	for _, applet := range []string{"sh", "true", "false", "sleep", "cat", "echo", "ls", "id", "hostname", "ps", "touch", "grep", "wc", "readlink", "stat", "head", "mount", "env", "pwd", "kill", "unshare", "cut", "mknod", "tr"} {
 		if err := os.Symlink("busybox", filepath.Join(dir, "bin", applet)); err != nil {
 			t.Fatal(err)
 		}

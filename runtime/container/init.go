@@ -104,6 +104,11 @@ func initMain(dir string) {
 	if err := dropPrivileges(spec, id); err != nil {
 		fail(err)
 	}
+	// Only stdin, stdout and stderr survive into the user's process (a
+	// leaked descriptor of the host is an escape: runc's CVE-2024-21626).
+	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		fail(&stageError{"close inherited descriptors", err})
+	}
 	err = unix.Exec(argv0, spec.Process.Args, env)
 	// Only a failed execve gets here.
 	msg := fmt.Sprintf("exec %s: %v", spec.Process.Args[0], err)
@@ -155,6 +160,9 @@ func dropPrivileges(spec *Spec, id identity) error {
 	// Credentials change on this thread only (raw syscalls): execve
 	// makes it the whole process, and Go's syscall.Setuid would stop
 	// every thread to change them all, for nothing.
+	if err := clearInheritable(); err != nil {
+		return err
+	}
 	if err := setThreadCredentials(id); err != nil {
 		return err
 	}

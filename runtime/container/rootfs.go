@@ -36,14 +36,22 @@ func setupRootfs(spec *Spec, dir string) error {
 	}
 	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s",
 		strings.Join(lower, ":"), filepath.Join(dir, upperDir), filepath.Join(dir, workDir))
-	if err := unix.Mount("overlay", root, "overlay", 0, opts); err != nil {
+	// nodev everywhere a container can write (the root, /dev, volumes,
+	// tmpfs): a device node it makes with CAP_MKNOD can then not be
+	// opened. (There is no device cgroup: on cgroup v2 that is a BPF
+	// program, and hosts without v2 must be safe too.)
+	nodev := uintptr(unix.MS_NODEV)
+	if spec.Privileged {
+		nodev = 0
+	}
+	if err := unix.Mount("overlay", root, "overlay", nodev, opts); err != nil {
 		return &stageError{"mount overlay root filesystem", err}
 	}
-	if err := mountSpecial(spec, root); err != nil {
+	if err := mountSpecial(spec, root, nodev); err != nil {
 		return err
 	}
 	for _, f := range []string{"hostname", "hosts", "resolv.conf"} {
-		if err := bindInto(root, filepath.Join(dir, f), "/etc/"+f, false); err != nil {
+		if err := bindInto(root, filepath.Join(dir, f), "/etc/"+f, false, nodev); err != nil {
 			return err
 		}
 	}
@@ -52,7 +60,7 @@ func setupRootfs(spec *Spec, dir string) error {
 		if m.Type == "tmpfs" {
 			err = tmpfsInto(root, m)
 		} else {
-			err = bindInto(root, m.Source, m.Destination, m.ReadOnly)
+			err = bindInto(root, m.Source, m.Destination, m.ReadOnly, nodev)
 		}
 		if err != nil {
 			return err
@@ -87,14 +95,14 @@ type special struct {
 	optional             bool // mounted when the kernel allows, else skipped
 }
 
-func mountSpecial(spec *Spec, root string) error {
+func mountSpecial(spec *Spec, root string, nodev uintptr) error {
 	sysFlags := uintptr(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
 	if !spec.Privileged {
 		sysFlags |= unix.MS_RDONLY
 	}
 	mounts := []special{
 		{target: "/proc", fstype: "proc", flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
-		{target: "/dev", fstype: "tmpfs", data: "mode=755,size=65536k", flags: unix.MS_NOSUID | unix.MS_STRICTATIME},
+		{target: "/dev", fstype: "tmpfs", data: "mode=755,size=65536k", flags: unix.MS_NOSUID | unix.MS_STRICTATIME | nodev},
 		{target: "/dev/pts", fstype: "devpts", data: "newinstance,ptmxmode=0666,mode=0620,gid=5", flags: unix.MS_NOSUID | unix.MS_NOEXEC},
 		{target: "/dev/shm", fstype: "tmpfs", data: "mode=1777,size=65536k", flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC},
 		{target: "/dev/mqueue", fstype: "mqueue", flags: unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC, optional: true},
@@ -116,7 +124,7 @@ func mountSpecial(spec *Spec, root string) error {
 			return &stageError{"mount " + m.fstype + " on " + m.target, err}
 		}
 		if m.target == "/dev" {
-			if err := populateDev(target); err != nil {
+			if err := populateDev(target, nodev != 0); err != nil {
 				return err
 			}
 		}
@@ -124,14 +132,25 @@ func mountSpecial(spec *Spec, root string) error {
 	return nil
 }
 
-// populateDev creates the standard device nodes in the container's /dev
-// tmpfs. Layers never create device nodes; these are the only ones.
-func populateDev(dev string) error {
+// populateDev provides the standard devices in the container's /dev
+// tmpfs. On a nodev /dev they are bind mounts of the host's nodes (a bind
+// mount keeps its source's flags); a privileged container's /dev gets
+// real nodes. Layers never create device nodes; these are the only ones.
+func populateDev(dev string, bind bool) error {
 	for _, d := range []struct {
 		name         string
 		major, minor uint32
 	}{{"null", 1, 3}, {"zero", 1, 5}, {"full", 1, 7}, {"random", 1, 8}, {"urandom", 1, 9}, {"tty", 5, 0}} {
 		p := filepath.Join(dev, d.name)
+		if bind {
+			if err := makeMountPoint(p, false); err != nil {
+				return &stageError{"create /dev/" + d.name, err}
+			}
+			if err := unix.Mount("/dev/"+d.name, p, "", unix.MS_BIND, ""); err != nil {
+				return &stageError{"bind /dev/" + d.name, err}
+			}
+			continue
+		}
 		if err := unix.Mknod(p, unix.S_IFCHR|0o666, int(unix.Mkdev(d.major, d.minor))); err != nil {
 			return &stageError{"mknod /dev/" + d.name, err}
 		}
@@ -152,8 +171,9 @@ func populateDev(dev string) error {
 }
 
 // bindInto bind-mounts a host path at a path inside root, creating the
-// mount point (a directory or an empty file, like the source).
-func bindInto(root, source, dest string, readOnly bool) error {
+// mount point (a directory or an empty file, like the source), then makes
+// it read-only and/or nodev as asked.
+func bindInto(root, source, dest string, readOnly bool, nodev uintptr) error {
 	st, err := os.Stat(source)
 	if err != nil {
 		return &stageError{"bind mount " + dest, err}
@@ -168,9 +188,13 @@ func bindInto(root, source, dest string, readOnly bool) error {
 	if err := unix.Mount(source, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return &stageError{"bind mount " + source + " on " + dest, err}
 	}
+	flags := nodev
 	if readOnly {
-		if err := remountReadonly(target); err != nil {
-			return &stageError{"make " + dest + " read-only", err}
+		flags |= unix.MS_RDONLY
+	}
+	if flags != 0 {
+		if err := remountBind(target, flags); err != nil {
+			return &stageError{"restrict " + dest, err}
 		}
 	}
 	return nil
@@ -212,16 +236,18 @@ func makeMountPoint(target string, dir bool) error {
 	return f.Close()
 }
 
-// remountReadonly makes a bind mount read-only, keeping the flags the
-// kernel would otherwise refuse to drop (nosuid, nodev, noexec).
-func remountReadonly(target string) error {
+// remountBind adds flags (MS_RDONLY, MS_NODEV) to a bind mount, keeping
+// the ones the kernel would otherwise refuse to drop (nosuid, nodev,
+// noexec, rdonly).
+func remountBind(target string, flags uintptr) error {
 	var st unix.Statfs_t
 	if err := unix.Statfs(target, &st); err != nil {
 		return err
 	}
-	flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY)
+	flags |= unix.MS_BIND | unix.MS_REMOUNT
 	for _, f := range []struct{ st, ms uintptr }{
-		{unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV}, {unix.ST_NOEXEC, unix.MS_NOEXEC},
+		{unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV},
+		{unix.ST_NOEXEC, unix.MS_NOEXEC}, {unix.ST_RDONLY, unix.MS_RDONLY},
 	} {
 		if uintptr(st.Flags)&f.st != 0 {
 			flags |= f.ms
@@ -279,7 +305,7 @@ func readonlyPath(p string) error {
 	if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return &stageError{"bind " + p + " read-only", err}
 	}
-	if err := remountReadonly(p); err != nil {
+	if err := remountBind(p, unix.MS_RDONLY); err != nil {
 		return &stageError{"remount " + p + " read-only", err}
 	}
 	return nil
@@ -287,7 +313,9 @@ func readonlyPath(p string) error {
 
 // secureJoin resolves unsafe inside root as the container would see it:
 // symlinks are followed relative to root, and ".." never leaves it. A
-// missing component ends the resolution; the rest is appended as is.
+// missing component counts as a directory. (A volume another container can
+// change at the same time could still race this check; mounts are made
+// before the user's process runs, so only such a shared volume could.)
 func secureJoin(root, unsafe string) (string, error) {
 	parts := strings.Split(unsafe, "/")
 	resolved := "/"
@@ -305,8 +333,11 @@ func secureJoin(root, unsafe string) (string, error) {
 		next := filepath.Join(resolved, p)
 		st, err := os.Lstat(filepath.Join(root, next))
 		if errors.Is(err, fs.ErrNotExist) {
-			rest := filepath.Join(append([]string{next}, parts...)...)
-			return filepath.Join(root, filepath.Clean("/"+rest)), nil
+			// A missing component will be created as a directory; a
+			// later ".." comes back to checked ground, so resolution
+			// goes on.
+			resolved = next
+			continue
 		}
 		if err != nil {
 			return "", err

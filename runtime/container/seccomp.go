@@ -33,7 +33,10 @@ const (
 )
 
 // seccompFilter builds the RuntimeDefault BPF program for a process that
-// keeps the capabilities caps.
+// keeps the capabilities caps. Without CAP_SYS_ADMIN, clone may not make
+// namespaces (Docker's argument filter) and clone3, whose flags sit behind
+// a pointer a filter cannot read, fails with ENOSYS so libc falls back to
+// clone.
 func seccompFilter(caps []int) []unix.SockFilter {
 	have := map[int]bool{}
 	for _, c := range caps {
@@ -47,33 +50,73 @@ func seccompFilter(caps []int) []unix.SockFilter {
 	}
 	sort.Slice(nrs, func(i, j int) bool { return nrs[i] < nrs[j] })
 	const (
-		ld  = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
-		jeq = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
-		jge = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
-		ret = unix.BPF_RET | unix.BPF_K
-		// offsets in struct seccomp_data
+		ld   = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
+		jeq  = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+		jge  = unix.BPF_JMP | unix.BPF_JGE | unix.BPF_K
+		jset = unix.BPF_JMP | unix.BPF_JSET | unix.BPF_K
+		ret  = unix.BPF_RET | unix.BPF_K
+		// offsets in struct seccomp_data: nr, arch, then the
+		// arguments (64-bit each; the low half first on little-endian)
 		offNr   = 0
 		offArch = 4
+		offArg0 = 16
+		// CLONE_NEWNS|NEWCGROUP|NEWUTS|NEWIPC|NEWUSER|NEWPID|NEWNET
+		cloneNamespaces = 0x7E020000
 	)
-	n := len(nrs)
-	// Layout: 0 ld arch; 1 jeq native; 2 ld nr; 3 jge x32 bit; 4..4+n-1
-	// jeq nr; 4+n ret allow; 5+n ret EPERM. Jump offsets count from the
-	// next instruction.
-	deny := uint8(5 + n)
-	prog := []unix.SockFilter{
-		{Code: ld, K: offArch},
-		{Code: jeq, K: auditArch, Jt: 0, Jf: deny - 2},
-		{Code: ld, K: offNr},
-		{Code: jge, K: 0x40000000, Jt: deny - 4, Jf: 0},
-	}
-	for i, nr := range nrs {
-		prog = append(prog, unix.SockFilter{Code: jeq, K: uint32(nr), Jt: deny - uint8(4+i) - 1, Jf: 0})
-	}
-	prog = append(prog,
-		unix.SockFilter{Code: ret, K: unix.SECCOMP_RET_ALLOW},
-		unix.SockFilter{Code: ret, K: unix.SECCOMP_RET_ERRNO | uint32(unix.EPERM)},
+	// Instructions jump to labels; offsets are filled in at the end
+	// (classic BPF counts them from the next instruction).
+	const (
+		toNext = iota
+		toAllow
+		toDeny
+		toENOSYS
 	)
-	return prog
+	type insn struct {
+		unix.SockFilter
+		jt, jf int // labels
+	}
+	var p []insn
+	emit := func(code uint16, k uint32, jt, jf int) {
+		p = append(p, insn{unix.SockFilter{Code: code, K: k}, jt, jf})
+	}
+	emit(ld, offArch, toNext, toNext)
+	emit(jeq, auditArch, toNext, toDeny)
+	emit(ld, offNr, toNext, toNext)
+	emit(jge, 0x40000000, toDeny, toNext) // the x32 ABI
+	for _, nr := range nrs {
+		emit(jeq, uint32(nr), toDeny, toNext)
+	}
+	if !have[capSysAdmin] && sysClone3 != 0 {
+		emit(jeq, sysClone3, toENOSYS, toNext)
+		emit(jeq, sysClone, toNext, toAllow)
+		emit(ld, offArg0, toNext, toNext)
+		emit(jset, cloneNamespaces, toDeny, toAllow)
+	}
+	allow := len(p)
+	emit(ret, unix.SECCOMP_RET_ALLOW, toNext, toNext)
+	deny := len(p)
+	emit(ret, unix.SECCOMP_RET_ERRNO|uint32(unix.EPERM), toNext, toNext)
+	enosys := len(p)
+	emit(ret, unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS), toNext, toNext)
+	target := func(i, label int) uint8 {
+		switch label {
+		case toAllow:
+			return uint8(allow - i - 1)
+		case toDeny:
+			return uint8(deny - i - 1)
+		case toENOSYS:
+			return uint8(enosys - i - 1)
+		}
+		return 0
+	}
+	out := make([]unix.SockFilter, len(p))
+	for i, in := range p {
+		out[i] = in.SockFilter
+		if in.Code&unix.BPF_JMP != 0 {
+			out[i].Jt, out[i].Jf = target(i, in.jt), target(i, in.jf)
+		}
+	}
+	return out
 }
 
 // installSeccomp loads the filter on the calling thread (the one that

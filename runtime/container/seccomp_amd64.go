@@ -2,13 +2,19 @@ package container
 
 import "golang.org/x/sys/unix"
 
-const auditArch = unix.AUDIT_ARCH_X86_64
+const (
+	auditArch = unix.AUDIT_ARCH_X86_64
+	sysClone  = unix.SYS_CLONE
+	sysClone3 = unix.SYS_CLONE3
+)
 
 // deniedSyscalls is RuntimeDefault: the system calls Docker's and
 // containerd's default profiles withhold from a container, each unless the
-// container keeps the capability named (-1: never). It is a deny-list
-// over those profiles' allow-list: what they refuse, this refuses; a
-// syscall newer than both is allowed here. Calls of a foreign
+// container keeps the capability named (-1: never), plus io_uring (newer
+// profiles refuse it) and, in seccompFilter, clone's namespace flags and
+// clone3. It is a deny-list, not those profiles' allow-list: a syscall
+// neither knows is allowed here, and argument filters beyond clone's
+// (personality, socket families) are not applied. Calls of a foreign
 // architecture (i386 via int 0x80, x32) are refused, so the list cannot
 // be sidestepped by another syscall table. A slice, not a map: static
 // data costs the shim nothing at start-up.
@@ -68,4 +74,7 @@ var deniedSyscalls = []deniedSyscall{
 	{unix.SYS_SYSFS, -1},
 	{unix.SYS__SYSCTL, -1},
 	{unix.SYS_VHANGUP, -1},
+	{unix.SYS_IO_URING_SETUP, -1},
+	{unix.SYS_IO_URING_ENTER, -1},
+	{unix.SYS_IO_URING_REGISTER, -1},
 }

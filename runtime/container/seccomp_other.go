@@ -4,6 +4,10 @@ package container
 
 // RuntimeDefault's table exists for amd64 only; Validate refuses the
 // profile elsewhere.
-const auditArch = 0
+const (
+	auditArch = 0
+	sysClone  = 0
+	sysClone3 = 0
+)
 
 var deniedSyscalls []deniedSyscall

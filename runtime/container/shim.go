@@ -100,10 +100,23 @@ type ExitStatus struct {
 }
 
 func monitorMain() int {
-	// The runtime's terminal and signals are not the container's.
-	signal.Ignore(syscall.SIGINT, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGPIPE)
+	// Nothing the runtime's starter left open may reach the container:
+	// every inherited descriptor but the sync and job pipes is closed
+	// on exec (Go passes ExtraFiles on explicitly).
+	unix.CloseRange(jobFd+1, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	// The runtime's terminal and signals are not the container's. They
+	// are caught, not ignored: an ignored disposition would be inherited
+	// through exec by the container's process.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGPIPE)
+	go func() {
+		for range sigs {
+		}
+	}()
 	var j job
-	line, err := bufio.NewReader(os.NewFile(jobFd, "job")).ReadBytes('\n')
+	jobR := os.NewFile(jobFd, "job")
+	line, err := bufio.NewReader(jobR).ReadBytes('\n')
+	jobR.Close()
 	if err != nil {
 		return 0 // released unused
 	}

@@ -177,8 +177,8 @@ func (s *Spec) Validate() error {
 		errs = append(errs, fmt.Sprintf("seccomp %q: must be RuntimeDefault or Unconfined", s.Seccomp))
 	}
 	for i, m := range s.Mounts {
-		if !path.IsAbs(m.Destination) || path.Clean(m.Destination) == "/" {
-			errs = append(errs, fmt.Sprintf("mounts[%d].destination %q: must be an absolute path other than /", i, m.Destination))
+		if !path.IsAbs(m.Destination) || path.Clean(m.Destination) == "/" || strings.Contains("/"+m.Destination+"/", "/../") {
+			errs = append(errs, fmt.Sprintf("mounts[%d].destination %q: must be an absolute path other than /, without ..", i, m.Destination))
 		}
 		switch m.Type {
 		case "", "bind":
