@@ -47,6 +47,7 @@ func TestIsolation(t *testing.T) {
 	r := newRuntime(t)
 	spec := testSpec(lower, "sh", "-c", isolationScript)
 	spec.Hostname = "isolated"
+	spec.Process.NoNewPrivileges = true
 	ex, out := runToExit(t, r, spec)
 	if ex.ExitCode != 0 {
 		t.Fatalf("exit %+v, output:\n%s", ex, out)
@@ -340,8 +341,10 @@ echo ro=$(echo hi > /mnt/ro/out 2>/dev/null && echo writable || echo readonly)
 echo config=$(cat /mnt/ro/config)
 echo root=$(touch /newfile 2>/dev/null && echo writable || echo readonly)
 echo scratch=$(touch /scratch/x && echo ok)
-echo tmp=$(touch /tmp/x && echo ok)`)
+echo tmp=$(touch /tmp/x && echo ok)
+echo pwd=$(pwd)`)
 	spec.ReadonlyRootfs = true
+	spec.Process.Cwd = "/new/workdir" // created before / turns read-only
 	spec.Mounts = []Mount{
 		{Destination: "/mnt/rw", Source: rw},
 		{Destination: "/mnt/ro", Source: ro, ReadOnly: true},
@@ -353,7 +356,7 @@ echo tmp=$(touch /tmp/x && echo ok)`)
 		t.Fatalf("exit %+v:\n%s", ex, out)
 	}
 	f := fields(out)
-	for k, want := range map[string]string{"rw": "ok", "ro": "readonly", "config": "setting=1", "root": "readonly", "scratch": "ok", "tmp": "ok"} {
+	for k, want := range map[string]string{"rw": "ok", "ro": "readonly", "config": "setting=1", "root": "readonly", "scratch": "ok", "tmp": "ok", "pwd": "/new/workdir"} {
 		if f[k] != want {
 			t.Errorf("%s = %q, want %q", k, f[k], want)
 		}
@@ -377,7 +380,7 @@ func TestSandboxSharesNamespaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { r.RemoveSandbox(sb) })
-	script := `echo host=$(hostname); echo net=$(readlink /proc/self/ns/net); echo ipc=$(readlink /proc/self/ns/ipc); echo pid=$(readlink /proc/self/ns/pid); echo lo=$(cat /sys/class/net/lo/operstate); echo done; sleep 1000`
+	script := `echo host=$(hostname); echo etchost=$(cat /etc/hostname); echo net=$(readlink /proc/self/ns/net); echo ipc=$(readlink /proc/self/ns/ipc); echo pid=$(readlink /proc/self/ns/pid); echo lo=$(cat /sys/class/net/lo/operstate); echo done; sleep 1000`
 	// Both run at once: namespace numbers of dead namespaces are reused.
 	var seen []map[string]string
 	for i := 0; i < 2; i++ {
@@ -400,7 +403,7 @@ func TestSandboxSharesNamespaces(t *testing.T) {
 	}
 	a, b := seen[0], seen[1]
 	self, _ := os.Readlink("/proc/self/ns/net")
-	if a["host"] != "podhost" || b["host"] != "podhost" {
+	if a["host"] != "podhost" || b["host"] != "podhost" || a["etchost"] != "podhost" {
 		t.Errorf("hostnames %q %q, want the sandbox's", a["host"], b["host"])
 	}
 	if a["net"] == "" || a["net"] != b["net"] || a["ipc"] != b["ipc"] {
@@ -542,7 +545,7 @@ func TestResolveUser(t *testing.T) {
 		{Process{}, identity{0, 0, []uint32{0}, "/root"}},
 		{Process{User: "bob"}, identity{1001, 100, []uint32{100, 10}, "/home/bob"}},
 		{Process{User: "bob:root"}, identity{1001, 0, []uint32{0, 10}, "/home/bob"}},
-		{Process{User: "4242"}, identity{4242, 4242, []uint32{4242}, "/"}},
+		{Process{User: "4242"}, identity{4242, 0, []uint32{0}, "/"}},
 		{Process{User: "4242:7"}, identity{4242, 7, []uint32{7}, "/"}},
 		{Process{User: "bob", UID: u(5), GID: u(6), AdditionalGids: []uint32{10, 20}}, identity{5, 6, []uint32{6, 10, 20}, "/"}},
 	} {
@@ -692,4 +695,44 @@ func waitFile(t *testing.T, p string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("%s never appeared", p)
+}
+
+// A killed monitor loses the exit, but Wait still returns once the
+// container is gone (without spinning), and Delete cleans up.
+func TestMonitorKilled(t *testing.T) {
+	lower := busyboxLayer(t)
+	r := newRuntime(t)
+	ctx := ctxT(t)
+	spec := testSpec(lower, "sleep", "0.5")
+	st, err := r.Run(ctx, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := signalProcess(st.MonitorPid, st.MonitorStart, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitProcess(ctx, st.MonitorPid, st.MonitorStart)
+	var before, after unix.Rusage
+	unix.Getrusage(unix.RUSAGE_SELF, &before)
+	if _, err := r.Wait(ctx, spec.ID); err == nil || !strings.Contains(err.Error(), "monitor is gone") {
+		t.Fatalf("Wait after the monitor was killed: %v", err)
+	}
+	unix.Getrusage(unix.RUSAGE_SELF, &after)
+	if cpu := time.Duration(after.Stime.Nano()+after.Utime.Nano()-before.Stime.Nano()-before.Utime.Nano()) * time.Nanosecond; cpu > 300*time.Millisecond {
+		t.Errorf("Wait burnt %v of CPU waiting half a second", cpu)
+	}
+	if got, _ := r.State(spec.ID); got.Status != StatusUnknown {
+		t.Fatalf("status %s, want unknown", got.Status)
+	}
+	if err := r.Delete(ctx, spec.ID, false); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestProcessEnv(t *testing.T) {
+	spec := &Spec{Process: Process{Env: []string{"PATH=/image/bin", "A=1", "B=2", "A=3", "PATH=/pod/bin"}}}
+	got := strings.Join(processEnv(spec), " ")
+	if !strings.HasPrefix(got, "PATH=/pod/bin A=3 B=2 HOSTNAME=") {
+		t.Fatalf("env %q: want later values in the earlier places, one PATH", got)
+	}
 }

@@ -78,9 +78,6 @@ func initMain(dir string) {
 	if cwd == "" {
 		cwd = "/"
 	}
-	if err := os.MkdirAll(cwd, 0o755); err != nil {
-		fail(&stageError{"create working directory " + cwd, err})
-	}
 	if err := os.Chdir(cwd); err != nil {
 		fail(&stageError{"chdir " + cwd, err})
 	}
@@ -171,7 +168,7 @@ func dropPrivileges(spec *Spec, id identity) error {
 			return err
 		}
 	}
-	if !spec.Privileged && !spec.Process.AllowPrivilegeEscalation {
+	if !spec.Privileged && spec.Process.NoNewPrivileges {
 		if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 			return &stageError{"set no_new_privs", err}
 		}
@@ -179,8 +176,21 @@ func dropPrivileges(spec *Spec, id identity) error {
 	return nil
 }
 
+// processEnv is the Spec's environment with a later value of a name
+// replacing an earlier one (in the earlier one's place, as containerd
+// does: image Env first, then the pod's), plus PATH and HOSTNAME defaults.
 func processEnv(spec *Spec) []string {
-	env := append([]string(nil), spec.Process.Env...)
+	var env []string
+	at := map[string]int{}
+	for _, kv := range spec.Process.Env {
+		name, _, _ := strings.Cut(kv, "=")
+		if i, ok := at[name]; ok {
+			env[i] = kv
+			continue
+		}
+		at[name] = len(env)
+		env = append(env, kv)
+	}
 	env = setDefaultEnv(env, "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
 	if h, err := os.Hostname(); err == nil {
 		env = setDefaultEnv(env, "HOSTNAME", h)

@@ -81,6 +81,13 @@ func setupRootfs(spec *Spec, dir string) error {
 			}
 		}
 	}
+	// The working directory is created (as runc does) before a
+	// read-only root would refuse it.
+	if cwd := spec.Process.Cwd; cwd != "" {
+		if err := os.MkdirAll(cwd, 0o755); err != nil {
+			return &stageError{"create working directory " + cwd, err}
+		}
+	}
 	if spec.ReadonlyRootfs {
 		if err := unix.Mount("", "/", "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, ""); err != nil {
 			return &stageError{"remount / read-only", err}

@@ -168,10 +168,10 @@ func (r *Runtime) monitor() (*monitorProc, error) {
 
 // handOver gives the job to a monitor. A spare that died while waiting
 // (killed by an operator, say) is replaced by a fresh one.
-func (r *Runtime) handOver(j job) (*monitorProc, error) {
+func (r *Runtime) handOver(m *monitorProc, j job) (*monitorProc, error) {
 	b, _ := json.Marshal(j)
 	b = append(b, '\n')
-	m, err := r.monitor()
+	var err error
 	for attempt := 0; ; attempt++ {
 		if err != nil {
 			return nil, err
@@ -275,14 +275,17 @@ func (r *Runtime) create(ctx context.Context, spec *Spec, dir string) (*State, e
 	if err := unix.Mkfifo(filepath.Join(dir, fifoFile), 0o600); err != nil {
 		return st, fmt.Errorf("exec fifo: %w", err)
 	}
+	sandboxHostname := ""
 	if spec.Sandbox != "" {
 		sb, err := r.sandboxPaths(spec.Sandbox)
 		if err != nil {
 			return st, err
 		}
 		spec.NamespacePaths = sb
+		b, _ := os.ReadFile(filepath.Join(r.root, "sandboxes", spec.Sandbox, "hostname"))
+		sandboxHostname = strings.TrimSpace(string(b))
 	}
-	if err := writeEtcFiles(dir, spec); err != nil {
+	if err := writeEtcFiles(dir, spec, sandboxHostname); err != nil {
 		return st, err
 	}
 	if spec.LogPath == "" {
@@ -310,8 +313,19 @@ func (r *Runtime) create(ctx context.Context, spec *Spec, dir string) (*State, e
 		st.Cgroup, st.CgroupSkipped = cg.Path, cg.Skipped
 		j.Cgroup = cg.Path
 	}
-	m, err := r.handOver(j)
+	m, err := r.monitor()
 	if err != nil {
+		return st, err
+	}
+	st.MonitorPid, st.MonitorStart = m.pid, m.start
+	// On disk before the monitor acts: if this process dies now, the
+	// container can still be found and deleted.
+	st.Status = StatusCreating
+	if err := r.saveState(st); err != nil {
+		m.release()
+		return st, err
+	}
+	if m, err = r.handOver(m, j); err != nil {
 		return st, err
 	}
 	syncR := m.sync
@@ -513,8 +527,16 @@ func (r *Runtime) Wait(ctx context.Context, id string) (ExitStatus, error) {
 		if st.Status == StatusUnknown {
 			return ExitStatus{}, fmt.Errorf("container %q: its monitor is gone without recording an exit", id)
 		}
-		if err := waitProcess(ctx, st.MonitorPid, st.MonitorStart); err != nil {
-			return ExitStatus{}, err
+		if sameProcess(st.MonitorPid, st.MonitorStart) {
+			if err := waitProcess(ctx, st.MonitorPid, st.MonitorStart); err != nil {
+				return ExitStatus{}, fmt.Errorf("wait for container %q: %w", id, err)
+			}
+			continue
+		}
+		// The monitor was killed but the container lives on: wait for
+		// the container itself; its exit will then be unknown.
+		if err := waitProcess(ctx, st.Pid, st.PidStart); err != nil {
+			return ExitStatus{}, fmt.Errorf("wait for container %q: %w", id, err)
 		}
 	}
 }
@@ -527,10 +549,15 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	if err != nil {
 		return err
 	}
-	if st.Status == StatusRunning || st.Status == StatusCreated {
+	switch st.Status {
+	case StatusRunning, StatusCreated, StatusCreating:
 		if !force {
 			return fmt.Errorf("delete container %q: %w", id, ErrRunning)
 		}
+		r.kill(st)
+	case StatusUnknown:
+		// Its monitor is gone (or it never got one: the runtime died
+		// during Create); whatever is left in its cgroup goes.
 		r.kill(st)
 	}
 	r.mu.Lock()
@@ -545,7 +572,7 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 
 func (r *Runtime) kill(st *State) {
 	if st.Cgroup != "" {
-		if err := (&cgroups.Cgroup{Path: st.Cgroup}).Kill(); err == nil {
+		if err := (&cgroups.Cgroup{Path: st.Cgroup, Rel: st.Cgroup}).Kill(); err == nil {
 			return
 		}
 	}
@@ -562,17 +589,19 @@ func (r *Runtime) waitMonitorExit(ctx context.Context, st *State, limit time.Dur
 	waitProcess(wctx, st.MonitorPid, st.MonitorStart)
 }
 
+// cleanup removes the cgroup, then the directory. If the cgroup cannot be
+// removed (a process in it cannot be killed), the directory stays, so the
+// container stays listed and Delete can be tried again.
 func (r *Runtime) cleanup(id string, st *State) error {
-	var errs []error
 	if st != nil && st.Cgroup != "" {
-		if err := (&cgroups.Cgroup{Path: st.Cgroup}).Remove(); err != nil {
-			errs = append(errs, fmt.Errorf("remove cgroup: %w", err))
+		if err := (&cgroups.Cgroup{Path: st.Cgroup, Rel: st.Cgroup}).Remove(); err != nil {
+			return fmt.Errorf("delete container %q: remove its cgroup: %w", id, err)
 		}
 	}
 	if err := os.RemoveAll(r.dir(id)); err != nil {
-		errs = append(errs, err)
+		return fmt.Errorf("delete container %q: %w", id, err)
 	}
-	return errors.Join(errs...)
+	return nil
 }
 
 // State reads a container's state from disk.
@@ -626,8 +655,12 @@ func cloneSpec(s *Spec) *Spec {
 
 // writeEtcFiles writes the files bind-mounted over /etc/hostname, hosts
 // and resolv.conf.
-func writeEtcFiles(dir string, spec *Spec) error {
+func writeEtcFiles(dir string, spec *Spec, sandboxHostname string) error {
 	hostname := spec.Hostname
+	if spec.Sandbox != "" {
+		// The sandbox's UTS namespace names the host.
+		hostname = sandboxHostname
+	}
 	if hostname == "" {
 		hostname = spec.ID
 		if len(hostname) > 12 {
@@ -641,7 +674,7 @@ func writeEtcFiles(dir string, spec *Spec) error {
 	}
 	resolv := spec.ResolvConf
 	if resolv == nil {
-		resolv, _ = os.ReadFile("/etc/resolv.conf")
+		resolv = hostResolvConf()
 	}
 	for name, content := range map[string][]byte{"hostname": []byte(hostname + "\n"), "hosts": hosts, "resolv.conf": resolv} {
 		if err := os.WriteFile(filepath.Join(dir, name), content, 0o644); err != nil {
@@ -649,4 +682,18 @@ func writeEtcFiles(dir string, spec *Spec) error {
 		}
 	}
 	return nil
+}
+
+// hostResolvConf is the host's resolver configuration, or, on hosts whose
+// /etc/resolv.conf points at systemd-resolved's stub (127.0.0.53, which a
+// container's own network namespace cannot reach), the upstream servers it
+// uses.
+func hostResolvConf() []byte {
+	b, _ := os.ReadFile("/etc/resolv.conf")
+	if strings.Contains(string(b), "nameserver 127.0.0.53") {
+		if up, err := os.ReadFile("/run/systemd/resolve/resolv.conf"); err == nil {
+			return up
+		}
+	}
+	return b
 }

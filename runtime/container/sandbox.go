@@ -43,6 +43,10 @@ func (r *Runtime) CreateSandbox(ctx context.Context, id, hostname string) error 
 		}
 		return err
 	}
+	// Containers joining it write it into their /etc/hostname and hosts.
+	if err := os.WriteFile(filepath.Join(dir, "hostname"), []byte(hostname+"\n"), 0o644); err != nil {
+		return err
+	}
 	if err := r.holdNamespaces(ctx, dir, hostname); err != nil {
 		r.RemoveSandbox(id)
 		return fmt.Errorf("create sandbox %q: %w", id, err)

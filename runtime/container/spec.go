@@ -80,10 +80,12 @@ type Process struct {
 	// "CAP_NET_ADMIN"; "ALL" in CapDrop drops every one first).
 	CapAdd  []string `json:"capAdd,omitempty"`
 	CapDrop []string `json:"capDrop,omitempty"`
-	// AllowPrivilegeEscalation false (the default here, as runc's default
-	// spec) sets no_new_privs; Kubernetes' allowPrivilegeEscalation: true
-	// and privileged containers clear it.
-	AllowPrivilegeEscalation bool `json:"allowPrivilegeEscalation,omitempty"`
+	// NoNewPrivileges sets no_new_privs: setuid binaries and file
+	// capabilities then grant nothing. Kubernetes sets it for
+	// allowPrivilegeEscalation: false (its default, nil, leaves it off);
+	// runc's default spec and the debugging CLI turn it on. Ignored for
+	// privileged containers.
+	NoNewPrivileges bool `json:"noNewPrivileges,omitempty"`
 }
 
 // Mount is a bind mount of a host path, or a tmpfs.

@@ -19,6 +19,8 @@ import (
 type Status string
 
 const (
+	// StatusCreating: Create has not finished (or the runtime died in it).
+	StatusCreating Status = "creating"
 	// StatusCreated: the root filesystem is ready; init waits for Start.
 	StatusCreated Status = "created"
 	StatusRunning Status = "running"

@@ -19,7 +19,7 @@ type identity struct {
 // resolveUser resolves a Process's user against the container's own
 // /etc/passwd and /etc/group, as Docker and containerd do: a name must exist;
 // a number need not; the primary group defaults to the passwd entry's (or
-// the uid's number when there is no entry), and the supplementary groups
+// 0 when there is no entry, as containerd's WithUserID), and the supplementary groups
 // are the primary group, the user's memberships in /etc/group and
 // AdditionalGids.
 func resolveUser(p *Process, passwd, group io.Reader) (identity, error) {
@@ -33,8 +33,6 @@ func resolveUser(p *Process, passwd, group io.Reader) (identity, error) {
 		id.UID = *p.UID
 		if e := lookup(users, "", id.UID); e != nil {
 			name, id.GID, id.Home = e.name, e.gid, e.home
-		} else {
-			id.GID = id.UID
 		}
 	case userPart == "":
 		if e := lookup(users, "", 0); e != nil {
@@ -47,8 +45,6 @@ func resolveUser(p *Process, passwd, group io.Reader) (identity, error) {
 			id.UID = uint32(n)
 			if e := lookup(users, "", id.UID); e != nil {
 				name, id.GID, id.Home = e.name, e.gid, e.home
-			} else {
-				id.GID = id.UID
 			}
 		} else {
 			e := lookup(users, userPart, 0)
