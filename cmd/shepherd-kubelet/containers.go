@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
@@ -130,26 +129,30 @@ func newRmCommand(o *options) *cobra.Command {
 }
 
 func newStopCommand(o *options) *cobra.Command {
-	var grace time.Duration
+	var graceSeconds int
 	cmd := &cobra.Command{
-		Use:   "stop [-t GRACE] CONTAINER...",
+		Use:   "stop [-t SECONDS] CONTAINER...",
 		Short: "Stop containers: SIGTERM, then SIGKILL after the grace period",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return eachContainer(o, args, func(rt *container.Runtime, id string) error {
-				return stop(rt, id, grace)
+				return stop(rt, id, time.Duration(graceSeconds)*time.Second)
 			})
 		},
 	}
-	cmd.Flags().DurationVarP(&grace, "time", "t", 10*time.Second, "Grace period before SIGKILL.")
+	cmd.Flags().IntVarP(&graceSeconds, "time", "t", 10, "Seconds to wait after SIGTERM before SIGKILL.")
 	return cmd
 }
 
 func stop(rt *container.Runtime, id string, grace time.Duration) error {
+	st, err := rt.State(id)
+	if err != nil {
+		return err
+	}
+	if st.Status != container.StatusRunning && st.Status != container.StatusCreated {
+		return nil // nothing to stop
+	}
 	if err := rt.Signal(id, syscall.SIGTERM); err != nil {
-		if strings.Contains(err.Error(), string(container.StatusExited)) {
-			return nil
-		}
 		return err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
@@ -160,7 +163,7 @@ func stop(rt *container.Runtime, id string, grace time.Duration) error {
 	if err := rt.Signal(id, syscall.SIGKILL); err != nil {
 		return err
 	}
-	_, err := rt.Wait(context.Background(), id)
+	_, err = rt.Wait(context.Background(), id)
 	return err
 }
 

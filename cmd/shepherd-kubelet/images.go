@@ -87,8 +87,16 @@ func newImagesCommand(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			users, err := imageUsers(o)
+			if err != nil {
+				return err
+			}
 			var errs []error
 			for _, ref := range args {
+				if img, err := s.Get(ref); err == nil && len(users[img.ID]) > 0 {
+					errs = append(errs, fmt.Errorf("image %s is used by container %s: remove the container first", ref, users[img.ID][0]))
+					continue
+				}
 				if err := s.Remove(ref); err != nil {
 					errs = append(errs, err)
 					continue
@@ -106,14 +114,13 @@ func newImagesCommand(o *options) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			users, err := imageUsers(o)
+			if err != nil {
+				return err
+			}
 			keep := map[string]bool{}
-			if rt, err := o.runtime(false); err == nil {
-				list, _ := rt.List()
-				for _, st := range list {
-					if img, err := s.Get(st.Image); err == nil {
-						keep[img.ID] = true
-					}
-				}
+			for id := range users {
+				keep[id] = true
 			}
 			ri, rl, err := s.GC(context.Background(), keep)
 			if err != nil {
@@ -145,4 +152,23 @@ func humanSize(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// imageUsers maps image IDs to the containers (any state) that use them.
+func imageUsers(o *options) (map[string][]string, error) {
+	rt, err := o.runtime(false)
+	if err != nil {
+		return nil, err
+	}
+	list, err := rt.List()
+	if err != nil {
+		return nil, err
+	}
+	users := map[string][]string{}
+	for _, st := range list {
+		if id := st.Labels[imageIDLabel]; id != "" {
+			users[id] = append(users[id], st.ID)
+		}
+	}
+	return users, nil
 }

@@ -27,7 +27,7 @@ type runOptions struct {
 	env, volumes, tmpfs, capAdd, capDrop                     []string
 	memory, cpus                                             string
 	pidsLimit                                                int64
-	remove, detach, privileged, readOnly                     bool
+	remove, detach, privileged, readOnly, noNewPrivs         bool
 }
 
 func newRunCommand(o *options) *cobra.Command {
@@ -64,11 +64,20 @@ foreground the container's output is printed and its exit code returned.`,
 	f.BoolVarP(&r.detach, "detach", "d", false, "Start the container and print its ID.")
 	f.BoolVar(&r.privileged, "privileged", false, "All capabilities, no masked paths, writable /sys.")
 	f.BoolVar(&r.readOnly, "read-only", false, "Mount the root filesystem read-only.")
+	f.BoolVar(&r.noNewPrivs, "no-new-privileges", true, "Set no_new_privs: setuid binaries and file capabilities grant nothing.")
 	f.StringVar(&r.seccomp, "seccomp", container.SeccompRuntimeDefault, "Seccomp profile: RuntimeDefault (refuse what Docker's default refuses) or Unconfined.")
 	return cmd
 }
 
-func runContainer(ctx context.Context, o *options, r *runOptions, ref string, args []string) error {
+// imageIDLabel records the image a container runs, so `images rm` can
+// refuse to remove it from under the container.
+const imageIDLabel = "shepherd.image.id"
+
+func runContainer(_ context.Context, o *options, r *runOptions, ref string, args []string) error {
+	// Ctrl-C during a pull or Create cancels it (Create then kills the
+	// half-made container); in the foreground it stops the container.
+	ctx, cancel := cli.SignalContext()
+	defer cancel()
 	if r.remove && r.detach {
 		return errors.New("--rm and --detach cannot be combined")
 	}
@@ -99,12 +108,12 @@ func runContainer(ctx context.Context, o *options, r *runOptions, ref string, ar
 		id = hex.EncodeToString(b)
 	}
 	spec := &container.Spec{
-		ID: id, Lower: lower, Image: firstTag(img),
+		ID: id, Lower: lower, Image: firstTag(img), Labels: map[string]string{imageIDLabel: img.ID},
 		Hostname: r.hostname, Privileged: r.privileged, ReadonlyRootfs: r.readOnly, Seccomp: r.seccomp,
 		Process: container.Process{
 			Args: argv, Env: append(append([]string(nil), img.Config.Env...), r.env...),
 			Cwd: img.Config.WorkingDir, User: img.Config.User,
-			CapAdd: r.capAdd, CapDrop: r.capDrop, AllowPrivilegeEscalation: r.privileged,
+			CapAdd: r.capAdd, CapDrop: r.capDrop, NoNewPrivileges: r.noNewPrivs,
 		},
 	}
 	if r.user != "" {
@@ -151,10 +160,8 @@ func runContainer(ctx context.Context, o *options, r *runOptions, ref string, ar
 }
 
 // foreground prints the container's log as it grows and returns its exit
-// code. Ctrl-C stops the container (SIGTERM, then SIGKILL after 10 s).
+// code. Ctrl-C (ctx) stops the container (SIGTERM, then SIGKILL after 10 s).
 func foreground(ctx context.Context, rt *container.Runtime, st *container.State, remove bool) error {
-	ctx, cancel := cli.SignalContext()
-	defer cancel()
 	done := make(chan container.ExitStatus, 1)
 	waitErr := make(chan error, 1)
 	go func() {
@@ -180,9 +187,15 @@ func foreground(ctx context.Context, rt *container.Runtime, st *container.State,
 		rt.Signal(st.ID, syscall.SIGTERM)
 		select {
 		case ex = <-done:
+		case err := <-waitErr:
+			return err
 		case <-time.After(10 * time.Second):
 			rt.Signal(st.ID, syscall.SIGKILL)
-			ex = <-done
+			select {
+			case ex = <-done:
+			case err := <-waitErr:
+				return err
+			}
 		}
 		done <- ex
 	}

@@ -78,7 +78,11 @@ func TestRuntimeCLI(t *testing.T) {
 	if out, code := kubeletCLI(t, root, "rm", "web"); code == 0 || !strings.Contains(out, "running") {
 		t.Fatalf("rm of a running container: exit %d, %q", code, out)
 	}
-	must(0, "stop", "-t", "1s", "web")
+	// An image in use cannot be removed from under its container.
+	if out, code := kubeletCLI(t, root, "images", "rm", "busybox"); code == 0 || !strings.Contains(out, "used by container web") {
+		t.Fatalf("images rm of a running container's image: exit %d, %q", code, out)
+	}
+	must(0, "stop", "-t", "1", "web")
 	if out := must(0, "ps", "-a"); !strings.Contains(out, "Exited (137)") {
 		t.Fatalf("after stop (sleep as PID 1 ignores SIGTERM, so SIGKILL):\n%s", out)
 	}
