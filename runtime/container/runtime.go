@@ -157,9 +157,6 @@ func (r *Runtime) monitor() (*monitorProc, error) {
 	m := r.spare
 	r.spare = nil
 	r.mu.Unlock()
-	if r.keepSpare {
-		r.startSpare()
-	}
 	if m != nil {
 		return m, nil
 	}
@@ -471,6 +468,12 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	}
 	unix.Write(fd, []byte{0})
 	unix.Close(fd)
+	// The next spare monitor starts once this container's process is
+	// running, not while its root filesystem is being built: on a small
+	// machine the two would compete for the CPU.
+	if r.keepSpare {
+		defer r.startSpare()
+	}
 	st.StartedAt = time.Now()
 	st.Status = StatusRunning
 	if err := r.saveState(st); err != nil {
