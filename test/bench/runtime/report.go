@@ -246,10 +246,9 @@ func (r *results) printBreakdown(p func(string, ...any)) {
 		msf(create), msf(start), msf(wait), msf(create+start+wait), msf(del))
 	if shim := r.median(shimRow); shim > 0 {
 		p("  Create hands the container to the spare monitor, which starts shepherd-shim as init in the new")
-		p("  namespaces; a bare start of it takes %s ms (the \"no spare\" row pays it twice): the rest is the",
+		p("  namespaces; a bare start of it takes %s ms (the \"no spare\" row pays it twice); the rest is the",
 			msf(shim))
-		p("  namespaces, the cgroup,")
-		p("  the overlay and the other mounts, pivot_root and the files Create writes")
+		p("  namespaces, the cgroup, the overlay and the other mounts, pivot_root and the files Create writes")
 		if g := r.median(emptyGoRow); g > 0 {
 			p("  for comparison, an empty Go program starts in %s ms, a static C one (/bin/true) in %s ms",
 				msf(g), msf(r.median(execRow)))
