@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/shepherd-lab/shepherd/runtime/container"
 	"github.com/shepherd-lab/shepherd/runtime/image"
 	"github.com/shepherd-lab/shepherd/runtime/image/imagetest"
+	"github.com/shepherd-lab/shepherd/test/bench/internal/benchutil"
 )
 
 // busyboxTag is what the busybox image is imported as.
@@ -132,11 +132,11 @@ func (f *fixture) setupShim(ctx context.Context, given string) error {
 		f.shim = p
 		return nil
 	}
-	root, err := moduleRoot()
+	root, err := benchutil.ModuleRoot("-shim-binary")
 	if err != nil {
 		return err
 	}
-	goBin, err := goCommand()
+	goBin, err := benchutil.GoCommand("-shim-binary")
 	if err != nil {
 		return err
 	}
@@ -155,7 +155,7 @@ func (f *fixture) setupShim(ctx context.Context, given string) error {
 // the shim's start is Go's own.
 func (f *fixture) setupEmptyGo(ctx context.Context) {
 	err := func() error {
-		goBin, err := goCommand()
+		goBin, err := benchutil.GoCommand("-shim-binary")
 		if err != nil {
 			return err
 		}
@@ -328,39 +328,6 @@ func fsName(dir string) string {
 		return "overlayfs"
 	}
 	return fmt.Sprintf("file system magic %#x", uint32(st.Type))
-}
-
-// moduleRoot finds this module's go.mod from the working directory up: go
-// run runs in the caller's directory, go test in the package's.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && bytes.HasPrefix(bytes.TrimSpace(data), []byte("module github.com/shepherd-lab/shepherd\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("not inside the github.com/shepherd-lab/shepherd module: run from its checkout, or pass -shim-binary")
-		}
-		dir = parent
-	}
-}
-
-// goCommand finds the go command: on $PATH (go test puts its own first),
-// else in the GOROOT this program was built with.
-func goCommand() (string, error) {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p, nil
-	}
-	p := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(p); err != nil {
-		return "", errors.New("no go command on $PATH or in GOROOT: pass -shim-binary")
-	}
-	return p, nil
 }
 
 // busyboxVersion is the first line busybox prints about itself.

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,11 +12,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/shepherd-lab/shepherd/test/bench/internal/benchutil"
 )
 
 // schedProc is the scheduler under test: a separate process, so that its
@@ -107,11 +107,11 @@ func (b *bench) startScheduler(ctx context.Context, res *results) error {
 // buildScheduler compiles ./cmd/shepherd-scheduler of the module this
 // benchmark belongs to into dir.
 func buildScheduler(ctx context.Context, dir string) (string, error) {
-	root, err := moduleRoot()
+	root, err := benchutil.ModuleRoot("-scheduler-binary")
 	if err != nil {
 		return "", err
 	}
-	goBin, err := goCommand()
+	goBin, err := benchutil.GoCommand("-scheduler-binary")
 	if err != nil {
 		return "", err
 	}
@@ -122,39 +122,6 @@ func buildScheduler(ctx context.Context, dir string) (string, error) {
 		return "", fmt.Errorf("go build ./cmd/shepherd-scheduler: %w\n%s", err, out)
 	}
 	return bin, nil
-}
-
-// moduleRoot finds this module's go.mod from the working directory up: go
-// run runs in the caller's directory, go test in the package's.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		data, err := os.ReadFile(filepath.Join(dir, "go.mod"))
-		if err == nil && bytes.HasPrefix(bytes.TrimSpace(data), []byte("module github.com/shepherd-lab/shepherd\n")) {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("not inside the github.com/shepherd-lab/shepherd module: run from its checkout, or pass -scheduler-binary")
-		}
-		dir = parent
-	}
-}
-
-// goCommand finds the go command: on $PATH (go test puts its own first),
-// else in the GOROOT this program was built with.
-func goCommand() (string, error) {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p, nil
-	}
-	p := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(p); err != nil {
-		return "", errors.New("no go command on $PATH or in GOROOT: pass -scheduler-binary")
-	}
-	return p, nil
 }
 
 // freePort asks the kernel for a free loopback port. Another process could
