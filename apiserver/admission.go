@@ -3,6 +3,8 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -37,10 +39,14 @@ func (s *Server) admitCreate(ctx context.Context, res *api.Resource, namespace, 
 }
 
 // namespace returns a namespace from the watch cache, or from etcd when the
-// cache has not seen it yet (it may have been created an instant ago).
+// cache has not seen it yet (it may have been created an instant ago) or
+// it was deleted lately (the cache may still show it Active), as
+// Kubernetes' NamespaceLifecycle admission does.
 func (s *Server) namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
-	if entry, _, err := s.caches[api.Namespaces].Get(ctx, "", name, 0); err == nil && entry != nil {
-		return entry.Object.(*corev1.Namespace), nil
+	if !s.deletedNamespaces.has(name) {
+		if entry, _, err := s.caches[api.Namespaces].Get(ctx, "", name, 0); err == nil && entry != nil {
+			return entry.Object.(*corev1.Namespace), nil
+		}
 	}
 	obj, err := s.store.Get(ctx, api.Namespaces.Storage, "", name)
 	if err != nil {
@@ -58,4 +64,36 @@ func admitDelete(res *api.Resource, name string) error {
 		return apierrors.NewForbidden(res.GroupResource(), name, fmt.Errorf("this namespace may not be deleted"))
 	}
 	return nil
+}
+
+// recentNames remembers names for recentNamesTTL.
+type recentNames struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+// recentNamesTTL is how long a deleted namespace is looked up live:
+// Kubernetes' forceLiveLookupTTL.
+const recentNamesTTL = 30 * time.Second
+
+func (r *recentNames) add(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if r.until == nil {
+		r.until = map[string]time.Time{}
+	}
+	for n, t := range r.until {
+		if now.After(t) {
+			delete(r.until, n)
+		}
+	}
+	r.until[name] = now.Add(recentNamesTTL)
+}
+
+func (r *recentNames) has(name string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, ok := r.until[name]
+	return ok && time.Now().Before(t)
 }

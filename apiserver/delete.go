@@ -26,6 +26,11 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, res *api.Resourc
 	if err != nil {
 		return err
 	}
+	if res == api.Namespaces {
+		// Creates in it look it up in etcd for a while: the watch cache
+		// may not have seen it turn Terminating yet.
+		s.deletedNamespaces.add(info.Name)
+	}
 	if err := admitDelete(res, info.Name); err != nil {
 		return err
 	}

@@ -45,6 +45,9 @@ type Server struct {
 	events    eventRecorder
 	openapi   openAPI
 	fields    map[*api.Resource]*fieldManagers
+	// deletedNamespaces are namespaces deleted through this server
+	// lately, for which admission reads etcd, not the watch cache.
+	deletedNamespaces recentNames
 
 	wg sync.WaitGroup // the server's own goroutines
 }
