@@ -71,3 +71,7 @@ func (p *LeasePool) Lease(ctx context.Context) (LeaseID, error) {
 	p.current, p.granted = id, now
 	return id, nil
 }
+
+// IsLeaseNotFound reports whether err says etcd no longer knows a lease
+// (it expired, or was revoked).
+func IsLeaseNotFound(err error) bool { return isLeaseGone(err) }
