@@ -100,3 +100,7 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 	}
 	fmt.Fprint(w, "ok")
 }
+
+// GitVersion is the version every Shepherd component reports
+// ("v1.32.0-shepherd.0.1.0"), kubelets included.
+func GitVersion() string { return versionObject().GitVersion }

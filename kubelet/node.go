@@ -288,7 +288,10 @@ func (a *NodeAgent) observe() (*corev1.NodeStatus, error) {
 // cgroupLimits reports which of cpu, memory and pids the node enforces.
 func (a *NodeAgent) cgroupLimits() (corev1.ConditionStatus, string, string) {
 	m := a.cfg.Cgroups
-	if m == nil || !m.Available() {
+	if m == nil {
+		return corev1.ConditionFalse, "NoCgroupManager", "this kubelet enforces no CPU, memory or pid limits (a hollow node, or no cgroup set-up)"
+	}
+	if !m.Available() {
 		return corev1.ConditionFalse, "NoCgroupV2", "no usable cgroup v2 hierarchy: containers run without CPU, memory or pid limits"
 	}
 	un := m.Unavailable()

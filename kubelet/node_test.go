@@ -40,7 +40,7 @@ func TestStatusChangesAndTransitions(t *testing.T) {
 
 func TestCgroupLimitsConditionWithoutHierarchy(t *testing.T) {
 	s, reason, msg := (&NodeAgent{}).cgroupLimits()
-	if s != corev1.ConditionFalse || reason != "NoCgroupV2" || msg == "" {
+	if s != corev1.ConditionFalse || reason != "NoCgroupManager" || msg == "" {
 		t.Errorf("got %s %s %q", s, reason, msg)
 	}
 }

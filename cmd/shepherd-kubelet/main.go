@@ -27,25 +27,32 @@ func main() {
 
 func newCommand() *cobra.Command {
 	o := &options{}
+	var n nodeOptions
 	cmd := &cobra.Command{
 		Use:   "shepherd-kubelet",
 		Short: "Shepherd's node agent and its container runtime tools",
 		Long: `shepherd-kubelet runs a node's pods with Shepherd's own container runtime.
 
-The node agent itself (registration, pod workers, status) is not built yet;
-the subcommands below drive the runtime directly, on the same --root-dir:
+Today the node agent runs hollow nodes only (--runtime=hollow: registration,
+heartbeat lease and node status are real; pods become Running at once without
+containers, for scale tests); the pod workers that run real containers are
+next. The subcommands drive the container runtime directly, on the same
+--root-dir:
 
+  shepherd-kubelet --runtime=hollow --hollow-nodes=100 --node-name=hollow
   shepherd-kubelet images import _output/images/busybox.tar
   shepherd-kubelet run --rm busybox echo hello
-  shepherd-kubelet run -d --name web busybox httpd -f -p 8080
+  shepherd-kubelet run -d --name web busybox sleep 3600
   shepherd-kubelet ps -a ; shepherd-kubelet logs -f web ; shepherd-kubelet rm -f web`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Args:          cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return fmt.Errorf("the node agent is not built yet; see %s --help for the runtime commands", cmd.Name())
+			return runNodeAgent(o, &n)
 		},
 	}
 	o.addFlags(cmd.PersistentFlags())
+	n.addFlags(cmd.Flags())
 	cmd.AddCommand(newRunCommand(o), newPsCommand(o), newLogsCommand(o), newRmCommand(o), newStopCommand(o), newImagesCommand(o))
 	return cmd
 }

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/shepherd-lab/shepherd/api"
+	"github.com/shepherd-lab/shepherd/apiserver"
+	"github.com/shepherd-lab/shepherd/cmd/internal/cli"
+	"github.com/shepherd-lab/shepherd/kubelet"
+	"github.com/shepherd-lab/shepherd/storage"
+)
+
+// nodeOptions are the node agent's own flags (Kubernetes' names).
+type nodeOptions struct {
+	etcdServers   string
+	nodeName      string
+	nodeIP        string
+	leaseDuration time.Duration
+	runtime       string
+	hollowNodes   int
+}
+
+func (n *nodeOptions) addFlags(fs *pflag.FlagSet) {
+	host, _ := os.Hostname()
+	fs.StringVar(&n.etcdServers, "etcd-servers", "http://127.0.0.1:2379", "Comma-separated etcd client URLs.")
+	fs.StringVar(&n.nodeName, "node-name", strings.ToLower(host), "The Node's name (with --hollow-nodes, the prefix of theirs).")
+	fs.StringVar(&n.nodeIP, "node-ip", "", "The node's InternalIP (default: the host's first global IPv4 address).")
+	fs.DurationVar(&n.leaseDuration, "node-lease-duration", kubelet.DefaultLeaseDuration, "TTL of the node's heartbeat lease, renewed every quarter of it.")
+	fs.StringVar(&n.runtime, "runtime", "shepherd", "Container runtime: shepherd (real containers) or hollow (no containers; pods Running at once).")
+	fs.IntVar(&n.hollowNodes, "hollow-nodes", 1, "With --runtime=hollow: how many hollow nodes this process runs (named <node-name>-<i> when more than 1).")
+}
+
+func runNodeAgent(o *options, n *nodeOptions) error {
+	if n.runtime != "hollow" {
+		return errors.New("the node agent runs hollow nodes only so far (--runtime=hollow): its pod workers for real containers are not built yet")
+	}
+	if n.hollowNodes < 1 {
+		return fmt.Errorf("--hollow-nodes %d: must be at least 1", n.hollowNodes)
+	}
+	log, err := o.logger()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.rootDir, 0o700); err != nil {
+		return err
+	}
+	ctx, cancel := cli.SignalContext()
+	defer cancel()
+	dctx, dcancel := context.WithTimeout(ctx, 30*time.Second)
+	store, err := storage.Connect(dctx, strings.Split(n.etcdServers, ","), api.Scheme, storage.WithLogger(log))
+	dcancel()
+	if err != nil {
+		return fmt.Errorf("connect to etcd %s: %w", n.etcdServers, err)
+	}
+	defer store.Close()
+	errs := make(chan error, n.hollowNodes)
+	var wg sync.WaitGroup
+	for i := 0; i < n.hollowNodes; i++ {
+		name := n.nodeName
+		if n.hollowNodes > 1 {
+			name = fmt.Sprintf("%s-%d", n.nodeName, i)
+		}
+		cfg := kubelet.NodeConfig{
+			Store: store, Name: name, NodeIP: n.nodeIP, RootDir: o.rootDir,
+			LeaseDuration: n.leaseDuration, Version: apiserver.GitVersion(), Log: log,
+		}
+		if _, err := kubelet.NewNodeAgent(cfg); err != nil {
+			return err
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := kubelet.RunHollowNode(ctx, cfg); err != nil {
+				errs <- fmt.Errorf("hollow node %s: %w", name, err)
+				cancel()
+			}
+		}()
+	}
+	log.Info("hollow nodes running", "count", n.hollowNodes, "etcd", n.etcdServers)
+	wg.Wait()
+	close(errs)
+	return errors.Join(collect(errs)...)
+}
+
+func collect(ch <-chan error) []error {
+	var out []error
+	for err := range ch {
+		out = append(out, err)
+	}
+	return out
+}
