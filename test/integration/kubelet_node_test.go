@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -78,10 +79,12 @@ func TestKubeletRegistersAndHeartbeats(t *testing.T) {
 		}
 	}
 
-	lease, err := coord.Leases(corev1.NamespaceNodeLease).Get(ctx, "worker-1", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The Lease follows the Node's registration.
+	var lease *coordinationv1.Lease
+	waitUntil(t, 10*time.Second, func() bool {
+		lease, err = coord.Leases(corev1.NamespaceNodeLease).Get(ctx, "worker-1", metav1.GetOptions{})
+		return err == nil
+	})
 	if *lease.Spec.HolderIdentity != "worker-1" || *lease.Spec.LeaseDurationSeconds != 4 {
 		t.Fatalf("lease %+v", lease.Spec)
 	}
