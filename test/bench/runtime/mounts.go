@@ -1,75 +1,22 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/shepherd-lab/shepherd/internal/mountinfo"
 )
 
-// mount is one line of /proc/<pid>/mountinfo, as far as the benchmark
-// cares.
-type mount struct {
-	Point, FSType string
-}
+// mount is one line of /proc/<pid>/mountinfo.
+type mount = mountinfo.Mount
 
 // readMounts reads a mountinfo file ("/proc/self/mountinfo").
-func readMounts(name string) ([]mount, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return parseMounts(f)
-}
+func readMounts(name string) ([]mount, error) { return mountinfo.Read(name) }
 
-// parseMounts parses proc(5)'s mountinfo format:
-//
-//	36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue
-//
-// The fifth field is the mount point (spaces and the like escaped as \040);
-// the file system type follows the lone "-".
-func parseMounts(r io.Reader) ([]mount, error) {
-	var out []mount
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), 1<<20)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		sep := -1
-		for i := 6; i < len(f); i++ {
-			if f[i] == "-" {
-				sep = i
-				break
-			}
-		}
-		if len(f) < 5 || sep < 0 || sep+1 >= len(f) {
-			return nil, fmt.Errorf("mountinfo: malformed line %q", sc.Text())
-		}
-		out = append(out, mount{Point: unescapeOctal(f[4]), FSType: f[sep+1]})
-	}
-	return out, sc.Err()
-}
-
-// unescapeOctal undoes the kernel's \ooo escapes in mountinfo paths.
-func unescapeOctal(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) && isOctal(s[i+1]) && isOctal(s[i+2]) && isOctal(s[i+3]) {
-			b.WriteByte((s[i+1]-'0')<<6 | (s[i+2]-'0')<<3 | (s[i+3] - '0'))
-			i += 3
-			continue
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-func isOctal(c byte) bool { return c >= '0' && c <= '7' }
+// parseMounts parses mountinfo; a line it cannot read is an error here.
+func parseMounts(r io.Reader) ([]mount, error) { return mountinfo.Parse(r) }
 
 // cgroupLayout is how a mount table lays out the cgroup file systems.
 type cgroupLayout struct {
