@@ -63,16 +63,29 @@ func (h *HollowPods) Run(ctx context.Context) {
 	wg.Add(1)
 	go func() { defer wg.Done(); h.inf.Run(ctx) }()
 	defer wg.Wait()
+	// Pods whose sync failed (a conflict, say) are tried again after
+	// retryDelay, by this loop: no goroutine outlives Run.
+	const retryDelay = time.Second
+	failed := map[[2]string]bool{}
+	var retry <-chan time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-h.kick:
+		case <-retry:
+			retry = nil
 		}
 		h.mu.Lock()
 		keys := h.pending
 		h.pending = map[[2]string]bool{}
 		h.mu.Unlock()
+		if retry == nil {
+			for key := range failed {
+				keys[key] = true
+			}
+			failed = map[[2]string]bool{}
+		}
 		for key := range keys {
 			obj := h.inf.Get(key[0], key[1])
 			if obj == nil {
@@ -80,13 +93,11 @@ func (h *HollowPods) Run(ctx context.Context) {
 			}
 			if err := h.sync(ctx, obj.(*corev1.Pod)); err != nil && ctx.Err() == nil {
 				h.Log.Warn("sync hollow pod", "pod", key[0]+"/"+key[1], "err", err)
-				// Try again soon: it may have been a conflict.
-				time.AfterFunc(time.Second, func() {
-					if ctx.Err() == nil {
-						enqueue(obj)
-					}
-				})
+				failed[key] = true
 			}
+		}
+		if len(failed) > 0 && retry == nil {
+			retry = time.After(retryDelay)
 		}
 	}
 }
