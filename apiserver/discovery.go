@@ -129,6 +129,7 @@ func subresources(res *api.Resource) []metav1.APIResource {
 	}
 	if res == api.Pods {
 		out = append(out, metav1.APIResource{Name: "pods/binding", Namespaced: true, Kind: "Binding", Verbs: metav1.Verbs{"create"}})
+		out = append(out, metav1.APIResource{Name: "pods/log", Namespaced: true, Kind: "Pod", Verbs: metav1.Verbs{"get"}})
 	}
 	return out
 }

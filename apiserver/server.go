@@ -137,7 +137,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	info := parseRequestInfo(r)
 	rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
-	longRunning := info.Verb == "watch"
+	// A watch and a log stream (pods/log, as Kubernetes counts it) last as
+	// long as the client wants: not a request in flight to be timed.
+	longRunning := info.Verb == "watch" || info.Subresource == "log"
 	if info.IsResource && !longRunning {
 		kind := "readOnly"
 		if info.Verb != "get" && info.Verb != "list" {
@@ -222,6 +224,12 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info requ
 			err = notFoundResource()
 		} else {
 			err = s.serveBinding(w, r, info)
+		}
+	case "log":
+		if res != api.Pods {
+			err = notFoundResource()
+		} else {
+			err = s.serveLog(w, r, info)
 		}
 	default:
 		err = notFoundResource()
