@@ -68,20 +68,7 @@ func initMain(dir string) {
 	if err := setupRootfs(spec, dir); err != nil {
 		fail(err)
 	}
-	env := processEnv(spec)
-	id, err := resolveUser(&spec.Process, openOrNil("/etc/passwd"), openOrNil("/etc/group"))
-	if err != nil {
-		fail(err)
-	}
-	env = setDefaultEnv(env, "HOME", id.Home)
-	cwd := spec.Process.Cwd
-	if cwd == "" {
-		cwd = "/"
-	}
-	if err := os.Chdir(cwd); err != nil {
-		fail(&stageError{"chdir " + cwd, err})
-	}
-	argv0, err := lookPath(spec.Process.Args[0], env)
+	argv0, env, id, err := prepareProcess(spec)
 	if err != nil {
 		fail(err)
 	}
@@ -112,6 +99,33 @@ func initMain(dir string) {
 	errFile.WriteString(msg)
 	writeSync(syncW, syncMsg{Error: msg})
 	os.Exit(127)
+}
+
+// prepareProcess resolves what init and the exec stage (exec.go) share,
+// once the calling thread is in the container's namespaces and root: the
+// environment (with HOME from the user), the user (from the container's
+// /etc/passwd and /etc/group), the working directory (entered here, as
+// root, before privileges are dropped) and the executable (looked up in
+// the process's PATH).
+func prepareProcess(spec *Spec) (argv0 string, env []string, id identity, err error) {
+	env = processEnv(spec)
+	id, err = resolveUser(&spec.Process, openOrNil("/etc/passwd"), openOrNil("/etc/group"))
+	if err != nil {
+		return "", nil, id, err
+	}
+	env = setDefaultEnv(env, "HOME", id.Home)
+	cwd := spec.Process.Cwd
+	if cwd == "" {
+		cwd = "/"
+	}
+	if err := os.Chdir(cwd); err != nil {
+		return "", nil, id, &stageError{"chdir " + cwd, err}
+	}
+	argv0, err = lookPath(spec.Process.Args[0], env)
+	if err != nil {
+		return "", nil, id, err
+	}
+	return argv0, env, id, nil
 }
 
 // joinNamespaces enters the sandbox's network, IPC and UTS namespaces, on

@@ -237,6 +237,9 @@ func (r *Runtime) Close() error {
 // Root is the runtime's state directory.
 func (r *Runtime) Root() string { return r.root }
 
+// Cgroups is the cgroup manager containers are placed with (nil: none).
+func (r *Runtime) Cgroups() *cgroups.Manager { return r.cg }
+
 func (r *Runtime) dir(id string) string { return filepath.Join(r.root, "containers", id) }
 
 // Create prepares a container and starts its monitor and init stage, which

@@ -160,3 +160,21 @@ func (r *Runtime) sandboxPaths(id string) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// ListSandboxes returns the IDs of the sandboxes that exist.
+func (r *Runtime) ListSandboxes() ([]string, error) {
+	entries, err := os.ReadDir(filepath.Join(r.root, "sandboxes"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, e := range entries {
+		if e.IsDir() && validID(e.Name()) {
+			ids = append(ids, e.Name())
+		}
+	}
+	return ids, nil
+}

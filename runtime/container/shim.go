@@ -20,7 +20,7 @@ import (
 	"github.com/shepherd-lab/shepherd/runtime/logs"
 )
 
-// The shim is the same executable in two more roles, chosen by the
+// The shim is the same executable in more roles, chosen by the
 // environment it is started with:
 //
 //	runtime (kubelet, CLI) ──exec──▶ monitor ──clone(new namespaces, into cgroup)──▶ init ──execve──▶ the user's process
@@ -31,7 +31,9 @@ import (
 // restart without the container noticing. The init stage runs inside the
 // new namespaces, builds the root filesystem, waits for Start, drops
 // privileges and execs the user's process, which becomes PID 1: no Go
-// runtime is left in the container.
+// runtime is left in the container. The exec stage (exec.go) runs a
+// further process in a running container for Runtime.Exec; the sandbox
+// stage (sandbox.go) holds a pod's new namespaces while they are mounted.
 const (
 	envStage = "_SHEPHERD_SHIM_STAGE"
 	envDir   = "_SHEPHERD_SHIM_DIR"
@@ -39,6 +41,7 @@ const (
 	stageMonitor = "monitor"
 	stageInit    = "init"
 	stageSandbox = "sandbox"
+	stageExec    = "exec"
 
 	// syncFd is the pipe on which the monitor and init report to the runtime.
 	syncFd = 3
@@ -63,10 +66,11 @@ type syncMsg struct {
 	Error string `json:"error,omitempty"` // from either: the stage failed
 }
 
-// ShimMain runs the monitor or init stage when this process was started as
-// one, and never returns then; otherwise it returns at once. Every binary
-// that may serve as a runtime's ShimPath (shepherd-shim, shepherd-kubelet,
-// test binaries via TestMain) calls it first thing in main.
+// ShimMain runs the monitor, init, sandbox or exec stage when this process
+// was started as one, and never returns then; otherwise it returns at
+// once. Every binary that may serve as a runtime's ShimPath
+// (shepherd-shim, shepherd-kubelet, test binaries via TestMain) calls it
+// first thing in main.
 func ShimMain() {
 	switch os.Getenv(envStage) {
 	case stageMonitor:
@@ -80,6 +84,8 @@ func ShimMain() {
 			hostname = os.Args[1]
 		}
 		os.Exit(sandboxMain(hostname))
+	case stageExec:
+		os.Exit(execMain())
 	}
 }
 

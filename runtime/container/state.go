@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -180,4 +181,16 @@ func waitProcess(ctx context.Context, pid int, start uint64) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// Spec reads back the spec a container was created with.
+func (r *Runtime) Spec(id string) (*Spec, error) {
+	if !validID(id) {
+		return nil, fmt.Errorf("container %q: %w", id, ErrNotFound)
+	}
+	s, err := readSpec(r.dir(id))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("container %q: %w", id, ErrNotFound)
+	}
+	return s, err
 }
