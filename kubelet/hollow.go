@@ -171,7 +171,7 @@ func RunHollowNode(ctx context.Context, cfg NodeConfig) error {
 	}
 	ip := cfg.NodeIP
 	if ip == "" {
-		ip = firstIPv4()
+		ip = FirstIPv4()
 	}
 	pods := &HollowPods{Store: cfg.Store, Node: cfg.Name, HostIP: ip, Log: agent.log}
 	ctx, cancel := context.WithCancel(ctx)

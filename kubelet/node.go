@@ -55,6 +55,9 @@ type NodeConfig struct {
 	// when nothing changes.
 	StatusReportInterval time.Duration
 	MaxPods              int64
+	// Port is the kubelet's HTTP port, published as
+	// status.daemonEndpoints.kubeletEndpoint (0: none, a hollow node).
+	Port int32
 	// Cgroups says what limits the node can enforce; nil means none.
 	Cgroups *cgroups.Manager
 	// Version is reported as the kubelet and runtime version.
@@ -258,7 +261,7 @@ func (a *NodeAgent) observe() (*corev1.NodeStatus, error) {
 	}
 	ip := a.cfg.NodeIP
 	if ip == "" {
-		ip = firstIPv4()
+		ip = FirstIPv4()
 	}
 	var addrs []corev1.NodeAddress
 	if ip != "" {
@@ -275,6 +278,9 @@ func (a *NodeAgent) observe() (*corev1.NodeStatus, error) {
 		Allocatable: capacity.DeepCopy(),
 		Addresses:   addrs,
 		NodeInfo:    a.nodeInfo(),
+		DaemonEndpoints: corev1.NodeDaemonEndpoints{
+			KubeletEndpoint: corev1.DaemonEndpoint{Port: a.cfg.Port},
+		},
 		Conditions: []corev1.NodeCondition{
 			cond(corev1.NodeMemoryPressure, corev1.ConditionFalse, "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
 			cond(corev1.NodeDiskPressure, corev1.ConditionFalse, "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
@@ -358,7 +364,9 @@ func memTotal() (int64, error) {
 	return 0, errors.New("/proc/meminfo: no MemTotal")
 }
 
-func firstIPv4() string {
+// FirstIPv4 is the host's first global unicast IPv4 address ("" if none):
+// the default node IP.
+func FirstIPv4() string {
 	addrs, err := net.InterfaceAddrs()
 	if err != nil {
 		return ""

@@ -26,6 +26,8 @@ type nodeOptions struct {
 	leaseDuration time.Duration
 	runtime       string
 	hollowNodes   int
+	address       string
+	port          int
 }
 
 func (n *nodeOptions) addFlags(fs *pflag.FlagSet) {
@@ -35,15 +37,22 @@ func (n *nodeOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&n.nodeIP, "node-ip", "", "The node's InternalIP (default: the host's first global IPv4 address).")
 	fs.DurationVar(&n.leaseDuration, "node-lease-duration", kubelet.DefaultLeaseDuration, "TTL of the node's heartbeat lease, renewed every quarter of it.")
 	fs.StringVar(&n.runtime, "runtime", "shepherd", "Container runtime: shepherd (real containers) or hollow (no containers; pods Running at once).")
+	fs.StringVar(&n.address, "address", "", "IP address the kubelet's HTTP server (logs, healthz, metrics; plain HTTP without authentication for now) listens on (default: the node IP, so the apiserver can reach it).")
+	fs.IntVar(&n.port, "port", kubelet.DefaultPort, "Port of the kubelet's HTTP server.")
 	fs.IntVar(&n.hollowNodes, "hollow-nodes", 1, "With --runtime=hollow: how many hollow nodes this process runs (named <node-name>-<i> when more than 1).")
 }
 
 func runNodeAgent(o *options, n *nodeOptions) error {
-	if n.runtime != "hollow" {
-		return errors.New("the node agent runs hollow nodes only so far (--runtime=hollow): its pod workers for real containers are not built yet")
+	switch n.runtime {
+	case "shepherd", "hollow":
+	default:
+		return fmt.Errorf("--runtime %q: must be shepherd or hollow", n.runtime)
 	}
 	if n.hollowNodes < 1 {
 		return fmt.Errorf("--hollow-nodes %d: must be at least 1", n.hollowNodes)
+	}
+	if n.runtime != "hollow" && n.hollowNodes != 1 {
+		return errors.New("--hollow-nodes needs --runtime=hollow")
 	}
 	log, err := o.logger()
 	if err != nil {
@@ -61,6 +70,9 @@ func runNodeAgent(o *options, n *nodeOptions) error {
 		return fmt.Errorf("connect to etcd %s: %w", n.etcdServers, err)
 	}
 	defer store.Close()
+	if n.runtime == "shepherd" {
+		return runKubelet(ctx, o, n, store)
+	}
 	errs := make(chan error, n.hollowNodes)
 	var wg sync.WaitGroup
 	for i := 0; i < n.hollowNodes; i++ {
@@ -96,4 +108,41 @@ func collect(ch <-chan error) []error {
 		out = append(out, err)
 	}
 	return out
+}
+
+// runKubelet runs the real node agent: pods as containers.
+func runKubelet(ctx context.Context, o *options, n *nodeOptions, store *storage.Store) error {
+	log, err := o.logger()
+	if err != nil {
+		return err
+	}
+	images, err := o.images()
+	if err != nil {
+		return err
+	}
+	rt, err := o.runtimeWith(true, true)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	nodeIP := n.nodeIP
+	if nodeIP == "" {
+		nodeIP = kubelet.FirstIPv4()
+	}
+	addr := n.address
+	if addr == "" {
+		addr = nodeIP
+	}
+	k, err := kubelet.New(kubelet.Config{
+		NodeConfig: kubelet.NodeConfig{
+			Store: store, Name: n.nodeName, NodeIP: nodeIP, RootDir: o.rootDir,
+			LeaseDuration: n.leaseDuration, Cgroups: rt.Cgroups(), Version: apiserver.GitVersion(), Log: log,
+		},
+		Runtime: rt, Images: images, Address: addr, Port: n.port,
+	})
+	if err != nil {
+		return err
+	}
+	log.Info("kubelet running", "node", n.nodeName, "etcd", n.etcdServers, "http", k.Addr().String(), "root-dir", o.rootDir)
+	return k.Run(ctx)
 }

@@ -1,4 +1,4 @@
-// Command shepherd-kubelet is Shepherd's node agent. Today it carries the
+// Command shepherd-kubelet is Shepherd's node agent. It also carries the
 // container runtime's debugging commands (run, ps, logs, rm, stop, images),
 // which work on the same --root-dir the node agent uses.
 package main
@@ -33,12 +33,13 @@ func newCommand() *cobra.Command {
 		Short: "Shepherd's node agent and its container runtime tools",
 		Long: `shepherd-kubelet runs a node's pods with Shepherd's own container runtime.
 
-Today the node agent runs hollow nodes only (--runtime=hollow: registration,
-heartbeat lease and node status are real; pods become Running at once without
-containers, for scale tests); the pod workers that run real containers are
-next. The subcommands drive the container runtime directly, on the same
---root-dir:
+Without a subcommand it is the node agent: it registers the Node, keeps its
+heartbeat lease, runs the pods bound to it as containers, writes their status
+and serves their logs and metrics on --port. --runtime=hollow runs nodes
+without containers (pods Running at once) for scale tests. The subcommands
+drive the container runtime directly, on the same --root-dir:
 
+  shepherd-kubelet --etcd-servers=http://127.0.0.1:2379 --node-name=node1
   shepherd-kubelet --runtime=hollow --hollow-nodes=100 --node-name=hollow
   shepherd-kubelet images import _output/images/busybox.tar
   shepherd-kubelet run --rm busybox echo hello
@@ -53,6 +54,6 @@ next. The subcommands drive the container runtime directly, on the same
 	}
 	o.addFlags(cmd.PersistentFlags())
 	n.addFlags(cmd.Flags())
-	cmd.AddCommand(newRunCommand(o), newPsCommand(o), newLogsCommand(o), newRmCommand(o), newStopCommand(o), newImagesCommand(o))
+	cmd.AddCommand(newRunCommand(o), newExecCommand(o), newPsCommand(o), newLogsCommand(o), newRmCommand(o), newStopCommand(o), newImagesCommand(o))
 	return cmd
 }

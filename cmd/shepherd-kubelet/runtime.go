@@ -49,6 +49,12 @@ func (o *options) images() (*image.Store, error) {
 // runtime opens the container runtime; the cgroup manager is set up only
 // by commands that create containers (withCgroups).
 func (o *options) runtime(withCgroups bool) (*container.Runtime, error) {
+	return o.runtimeWith(withCgroups, false)
+}
+
+// runtimeWith also says whether to keep a spare monitor started ahead
+// (the node agent does; one-shot commands would only waste it).
+func (o *options) runtimeWith(withCgroups, spareMonitor bool) (*container.Runtime, error) {
 	if os.Geteuid() != 0 {
 		return nil, errors.New("the container runtime needs root")
 	}
@@ -56,7 +62,7 @@ func (o *options) runtime(withCgroups bool) (*container.Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := container.Config{Root: filepath.Join(o.rootDir, "runtime"), Log: log}
+	cfg := container.Config{Root: filepath.Join(o.rootDir, "runtime"), Log: log, SpareMonitor: spareMonitor}
 	if withCgroups {
 		// What the host cannot enforce is the node agent's to log, once
 		// at start-up; a debugging command warns only about the limits
