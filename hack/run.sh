@@ -36,6 +36,13 @@ stop() {
   echo "stopping..."
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  # A stopped kubelet leaves its containers running (a restarted one adopts
+  # them); make run stops them too. Pods still in etcd start again with
+  # the next make run.
+  if [ -n "${kroot:-}" ] && [ -d "$kroot/runtime" ]; then
+    bin/shepherd-kubelet --root-dir "$kroot" ps -a -q 2>/dev/null |
+      xargs -r bin/shepherd-kubelet --root-dir "$kroot" rm -f >/dev/null 2>&1 || true
+  fi
   echo "stopped."
 }
 trap 'stop; exit 0' INT TERM
@@ -59,12 +66,34 @@ done
 bin/shepherd-scheduler --etcd-servers "$etcd" >"$out/logs/scheduler.log" 2>&1 &
 pids+=($!)
 
+# The kubelet runs containers, which needs root. busybox is imported from
+# _output/images/busybox.tar (make test-image) so pods run offline.
+kubelet_msg="no kubelet: it needs root (namespaces, mounts, cgroups); run make run as root for a node"
+kroot=
+if [ "$(id -u)" = 0 ]; then
+  kroot="$out/data/kubelet"
+  if [ ! -f "$out/images/busybox.tar" ] && [ -x /bin/busybox ]; then
+    ${GO:-go} run ./hack/testimage -o "$out/images/busybox.tar" >/dev/null
+  fi
+  if [ -f "$out/images/busybox.tar" ]; then
+    bin/shepherd-kubelet --root-dir "$kroot" images import "$out/images/busybox.tar" >>"$out/logs/kubelet.log" 2>&1
+  fi
+  bin/shepherd-kubelet --etcd-servers "$etcd" --root-dir "$kroot" --node-ip 127.0.0.1 \
+    >>"$out/logs/kubelet.log" 2>&1 &
+  pids+=($!)
+  kubelet_msg="node $(hostname | tr 'A-Z' 'a-z') (its kubelet: $out/logs/kubelet.log, state in $kroot)"
+fi
+
 cat <<MSG
 Shepherd is running: API at http://127.0.0.1:${port}
   logs:       $out/logs/
   kubeconfig: $out/kubeconfig
 
-  kubectl --kubeconfig $out/kubeconfig get namespaces
+  ${kubelet_msg}
+
+  kubectl --kubeconfig $out/kubeconfig get nodes
+  kubectl --kubeconfig $out/kubeconfig run hello --image=busybox --image-pull-policy=IfNotPresent -- sh -c 'while true; do date; sleep 5; done'
+  kubectl --kubeconfig $out/kubeconfig logs -f hello
   curl http://127.0.0.1:${port}/api/v1/namespaces
 
 Press Ctrl-C to stop.
