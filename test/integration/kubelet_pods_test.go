@@ -442,7 +442,7 @@ func TestKubeletProbes(t *testing.T) {
 	}
 }
 
-// Deletion: the container gets SIGTERM, then SIGKILL after the grace
+// Deletion: the preStop hook runs, the container gets SIGTERM, then SIGKILL after the grace
 // period when it ignores it, and the pod object is removed.
 func TestKubeletGracefulDeletion(t *testing.T) {
 	env, ctx := newKubeletEnv(t), kubeletCtx(t)
@@ -450,6 +450,8 @@ func TestKubeletGracefulDeletion(t *testing.T) {
 	env.create(t, ctx, env.pod("stubborn", corev1.RestartPolicyAlways, `trap 'echo TERM > /host/term' TERM; echo up > /host/up; while true; do sleep 0.1; done`, func(p *corev1.Pod) {
 		p.Spec.Volumes = []corev1.Volume{{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: hostDir}}}}
 		p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "host", MountPath: "/host"}}
+		p.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{
+			Exec: &corev1.ExecAction{Command: []string{"sh", "-c", "test ! -e /host/term && echo prestop > /host/prestop"}}}}
 	}))
 	running := env.waitPodStatus(t, ctx, "stubborn", "Running", time.Minute, func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodRunning })
 	waitUntil(t, 30*time.Second, func() bool { _, err := os.Stat(filepath.Join(hostDir, "up")); return err == nil })
@@ -459,6 +461,10 @@ func TestKubeletGracefulDeletion(t *testing.T) {
 	}
 	// Deleting marks the pod; the kubelet sends SIGTERM ...
 	waitUntil(t, 30*time.Second, func() bool { _, err := os.Stat(filepath.Join(hostDir, "term")); return err == nil })
+	// The preStop hook ran in the container before the SIGTERM.
+	if b, err := os.ReadFile(filepath.Join(hostDir, "prestop")); err != nil || string(b) != "prestop\n" {
+		t.Errorf("preStop hook: %q, %v", b, err)
+	}
 	if p, err := env.core.CoreV1().Pods("default").Get(ctx, "stubborn", metav1.GetOptions{}); err != nil || p.DeletionTimestamp == nil {
 		t.Fatalf("after SIGTERM, while the container ignores it, the pod should still exist marked for deletion: %v", err)
 	}
