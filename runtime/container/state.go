@@ -168,19 +168,42 @@ func waitProcess(ctx context.Context, pid int, start uint64) error {
 	if err != nil {
 		return nil // already gone
 	}
-	defer unix.Close(fd)
-	for {
-		n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 50)
-		if n > 0 {
-			return nil
-		}
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			return err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	return waitPidfd(ctx, fd)
+}
+
+// waitPidfd blocks until the process behind the pidfd fd has exited, and
+// closes fd. It holds no OS thread while it waits: the pidfd, made
+// non-blocking, is registered with Go's netpoller, which reports it
+// readable when the process exits. (A kubelet waits on every running
+// container this way; a blocking poll or waitid would pin a thread each.)
+func waitPidfd(ctx context.Context, fd int) error {
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return err
 	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Unix(1, 0)) })
+	defer stop()
+	exited := false
+	err = rc.Read(func(uintptr) bool {
+		n, _ := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 0)
+		exited = n > 0
+		return exited
+	})
+	switch {
+	case exited:
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case err != nil:
+		return err
+	}
+	return errors.New("pidfd wait ended without an exit")
 }
 
 // Spec reads back the spec a container was created with.
