@@ -39,6 +39,7 @@ bench:
 	$(GO) run ./test/bench/apiserver
 	$(GO) run ./test/bench/scheduler
 	$(GO) run ./test/bench/runtime
+	$(GO) run ./test/bench/kubelet
 
 ## test-image: write _output/images/busybox.tar (a busybox image from Debian's busybox-static) for offline use
 test-image:
