@@ -4,7 +4,7 @@ GO       ?= go
 BIN      := bin
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT   ?= $(shell git rev-parse --short HEAD 2>/dev/null)
-LDFLAGS  := -X github.com/shepherd-lab/shepherd/apiserver.GitCommit=$(COMMIT)
+LDFLAGS  := -X github.com/shepherd-lab/shepherd/internal/version.GitCommit=$(COMMIT)
 # go test's per-package limit; the whole suite stays well inside CI's.
 TEST_TIMEOUT ?= 25m
 

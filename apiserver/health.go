@@ -4,40 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"runtime"
 	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/version"
+
+	shepherdversion "github.com/shepherd-lab/shepherd/internal/version"
 )
 
-// Version is Shepherd's own version, set at build time with
-// -ldflags "-X github.com/shepherd-lab/shepherd/apiserver.Version=...".
-var Version = "0.1.0"
-
-// GitCommit is the commit built, set at build time.
-var GitCommit = ""
-
-// The Kubernetes version Shepherd reports: kubectl chooses its behaviour
-// from it.
-const (
-	kubeMajor = "1"
-	kubeMinor = "32"
-)
-
-func versionObject() *version.Info {
-	return &version.Info{
-		Major:        kubeMajor,
-		Minor:        kubeMinor,
-		GitVersion:   fmt.Sprintf("v%s.%s.0-shepherd.%s", kubeMajor, kubeMinor, Version),
-		GitCommit:    GitCommit,
-		GitTreeState: "clean",
-		BuildDate:    "",
-		GoVersion:    runtime.Version(),
-		Compiler:     runtime.Compiler,
-		Platform:     runtime.GOOS + "/" + runtime.GOARCH,
-	}
-}
+func versionObject() *version.Info { return shepherdversion.Info() }
 
 // healthCheck is one named check of /healthz, /livez and /readyz.
 type healthCheck struct {
@@ -103,4 +78,4 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 
 // GitVersion is the version every Shepherd component reports
 // ("v1.32.0-shepherd.0.1.0"), kubelets included.
-func GitVersion() string { return versionObject().GitVersion }
+func GitVersion() string { return shepherdversion.GitVersion() }

@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"github.com/shepherd-lab/shepherd/apiserver/openapi"
+	shepherdversion "github.com/shepherd-lab/shepherd/internal/version"
 )
 
 // openAPI holds the generated documents, built on first request.
@@ -22,7 +23,7 @@ type openAPI struct {
 
 func (o *openAPI) get(s *Server) (*openapi.Documents, []byte, error) {
 	o.once.Do(func() {
-		o.docs, o.err = openapi.Build(s.resources, "v"+kubeMajor+"."+kubeMinor+".0")
+		o.docs, o.err = openapi.Build(s.resources, "v"+shepherdversion.KubeMajor+"."+shepherdversion.KubeMinor+".0")
 		if o.err != nil {
 			return
 		}

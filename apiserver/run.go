@@ -18,6 +18,7 @@ import (
 
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/storage"
+	"github.com/shepherd-lab/shepherd/storage/embedded"
 )
 
 // Options are the apiserver's settings; the shepherd-apiserver command
@@ -90,7 +91,7 @@ func Run(ctx context.Context, o Options, ready func(Serving)) error {
 
 	endpoints := o.EtcdServers
 	if len(endpoints) == 0 {
-		etcd, err := storage.StartEmbedded(storage.EmbeddedConfig{
+		etcd, err := embedded.Start(embedded.Config{
 			DataDir:       filepath.Join(o.DataDir, "etcd"),
 			ClientURL:     o.EtcdListenClientURL,
 			PeerURL:       o.EtcdListenPeerURL,

@@ -16,7 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
-	"github.com/shepherd-lab/shepherd/apiserver"
+	"github.com/shepherd-lab/shepherd/internal/version"
 )
 
 // Probes and lifecycle handlers behave as Kubernetes' kubelet's: the same
@@ -348,7 +348,7 @@ func sameHostRedirects(req *http.Request, via []*http.Request) error {
 // kubeMinorVersion is "<major>.<minor>" of the Kubernetes version Shepherd
 // reports ("1.32"), for the User-Agent of probes and hooks.
 func kubeMinorVersion() string {
-	v := strings.TrimPrefix(apiserver.GitVersion(), "v")
+	v := strings.TrimPrefix(version.GitVersion(), "v")
 	major, rest, _ := strings.Cut(v, ".")
 	minor, _, _ := strings.Cut(rest, ".")
 	return major + "." + minor

@@ -11,6 +11,7 @@ import (
 
 	"github.com/shepherd-lab/shepherd/apiserver"
 	"github.com/shepherd-lab/shepherd/cmd/internal/cli"
+	"github.com/shepherd-lab/shepherd/internal/version"
 )
 
 func main() {
@@ -29,7 +30,7 @@ func newCommand() *cobra.Command {
 		Short: "Serve the Kubernetes API over etcd",
 		Long: `shepherd-apiserver serves the Kubernetes REST API. Its state lives in etcd:
 an embedded etcd in --data-dir by default, or the cluster --etcd-servers names.`,
-		Version:       apiserver.Version,
+		Version:       version.Version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,

@@ -12,8 +12,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/shepherd-lab/shepherd/api"
-	"github.com/shepherd-lab/shepherd/apiserver"
 	"github.com/shepherd-lab/shepherd/cmd/internal/cli"
+	"github.com/shepherd-lab/shepherd/internal/version"
 	"github.com/shepherd-lab/shepherd/kubelet"
 	"github.com/shepherd-lab/shepherd/storage"
 )
@@ -82,7 +82,7 @@ func runNodeAgent(o *options, n *nodeOptions) error {
 		}
 		cfg := kubelet.NodeConfig{
 			Store: store, Name: name, NodeIP: n.nodeIP, RootDir: o.rootDir,
-			LeaseDuration: n.leaseDuration, Version: apiserver.GitVersion(), Log: log,
+			LeaseDuration: n.leaseDuration, Version: version.GitVersion(), Log: log,
 		}
 		if _, err := kubelet.NewNodeAgent(cfg); err != nil {
 			return err
@@ -136,7 +136,7 @@ func runKubelet(ctx context.Context, o *options, n *nodeOptions, store *storage.
 	k, err := kubelet.New(kubelet.Config{
 		NodeConfig: kubelet.NodeConfig{
 			Store: store, Name: n.nodeName, NodeIP: nodeIP, RootDir: o.rootDir,
-			LeaseDuration: n.leaseDuration, Cgroups: rt.Cgroups(), Version: apiserver.GitVersion(), Log: log,
+			LeaseDuration: n.leaseDuration, Cgroups: rt.Cgroups(), Version: version.GitVersion(), Log: log,
 		},
 		Runtime: rt, Images: images, Address: addr, Port: n.port,
 	})

@@ -9,13 +9,14 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/shepherd-lab/shepherd/storage"
+	"github.com/shepherd-lab/shepherd/storage/embedded"
 )
 
 // StartEtcd runs an embedded etcd on free loopback ports in a temporary
 // directory for the duration of the test and returns its client endpoints.
 func StartEtcd(t testing.TB) []string {
 	t.Helper()
-	e, err := storage.StartEmbedded(storage.EmbeddedConfig{
+	e, err := embedded.Start(embedded.Config{
 		DataDir:       t.TempDir(),
 		ClientURL:     "http://127.0.0.1:0",
 		PeerURL:       "http://127.0.0.1:0",

@@ -30,7 +30,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/shepherd-lab/shepherd/apiserver"
-	"github.com/shepherd-lab/shepherd/storage"
+	"github.com/shepherd-lab/shepherd/storage/embedded"
 	"github.com/shepherd-lab/shepherd/storage/rawetcd"
 	"github.com/shepherd-lab/shepherd/test/bench/internal/benchutil"
 )
@@ -171,7 +171,7 @@ func start(ctx context.Context, cfg config) (b *bench, stop func(), err error) {
 	}
 	cleanups = append(cleanups, func() { os.RemoveAll(dir) })
 	etcdDir := filepath.Join(dir, "etcd")
-	etcd, err := storage.StartEmbedded(storage.EmbeddedConfig{
+	etcd, err := embedded.Start(embedded.Config{
 		DataDir:   etcdDir,
 		ClientURL: "http://127.0.0.1:0",
 		PeerURL:   "http://127.0.0.1:0",

@@ -19,6 +19,7 @@ import (
 
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/storage"
+	"github.com/shepherd-lab/shepherd/storage/embedded"
 )
 
 // The cluster, as scheduler_perf's node-default.yaml and pod-default.yaml
@@ -50,7 +51,7 @@ type bench struct {
 	cfg     config
 	dir     string // the run's temporary directory
 	etcdDir string
-	etcd    *storage.Embedded
+	etcd    *embedded.Server
 	store   *storage.Store
 
 	sched *schedProc // nil until started
@@ -73,7 +74,7 @@ func start(ctx context.Context, cfg config) (b *bench, err error) {
 	dir := b.dir
 	b.cleanups = append(b.cleanups, func() { os.RemoveAll(dir) })
 	b.etcdDir = filepath.Join(b.dir, "etcd")
-	b.etcd, err = storage.StartEmbedded(storage.EmbeddedConfig{
+	b.etcd, err = embedded.Start(embedded.Config{
 		DataDir:   b.etcdDir,
 		ClientURL: "http://127.0.0.1:0",
 		PeerURL:   "http://127.0.0.1:0",

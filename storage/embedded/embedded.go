@@ -1,4 +1,7 @@
-package storage
+// Package embedded runs an etcd server inside the calling process (the
+// apiserver's default, and tests). It is apart from storage so that
+// components that only talk to etcd do not link its server.
+package embedded
 
 import (
 	"context"
@@ -11,8 +14,8 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 )
 
-// EmbeddedConfig configures an etcd server run inside the calling process.
-type EmbeddedConfig struct {
+// Config configures an etcd server run inside the calling process.
+type Config struct {
 	// DataDir holds etcd's write-ahead log and database.
 	DataDir string
 	// ClientURL and PeerURL are where etcd listens, e.g.
@@ -35,14 +38,14 @@ type EmbeddedConfig struct {
 	ReadyTimeout time.Duration
 }
 
-// Embedded is a running etcd server.
-type Embedded struct {
+// Server is a running etcd server.
+type Server struct {
 	etcd      *embed.Etcd
 	endpoints []string
 }
 
-// StartEmbedded starts etcd and returns once it serves clients.
-func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
+// Start starts etcd and returns once it serves clients.
+func Start(cfg Config) (*Server, error) {
 	client, err := loopbackURL("etcd client", cfg.ClientURL)
 	if err != nil {
 		return nil, err
@@ -96,18 +99,18 @@ func StartEmbedded(cfg EmbeddedConfig) (*Embedded, error) {
 	for _, l := range e.Clients {
 		endpoints = append(endpoints, client.Scheme+"://"+l.Addr().String())
 	}
-	return &Embedded{etcd: e, endpoints: endpoints}, nil
+	return &Server{etcd: e, endpoints: endpoints}, nil
 }
 
 // Endpoints returns the URLs clients reach the server at.
-func (e *Embedded) Endpoints() []string { return e.endpoints }
+func (e *Server) Endpoints() []string { return e.endpoints }
 
 // Err reports a fatal error of the running server.
-func (e *Embedded) Err() <-chan error { return e.etcd.Err() }
+func (e *Server) Err() <-chan error { return e.etcd.Err() }
 
 // Close stops the server, waiting for in-flight requests and a clean close
 // of its database.
-func (e *Embedded) Close() { e.etcd.Close() }
+func (e *Server) Close() { e.etcd.Close() }
 
 func loopbackURL(what, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
@@ -126,7 +129,7 @@ func loopbackURL(what, raw string) (*url.URL, error) {
 }
 
 // Wait blocks until ctx is done or the server fails.
-func (e *Embedded) Wait(ctx context.Context) error {
+func (e *Server) Wait(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		return nil
