@@ -53,7 +53,11 @@ func (e *PreconditionError) Unwrap() error { return ErrConflict }
 //
 // Transaction: If(ModRevision(key)==rev)
 // Then(Delete(key), Delete(index...), Delete(claim...)) Else(Get(key)).
-func (s *Store) Delete(ctx context.Context, r *Resource, namespace, name string, pre *Preconditions) (runtime.Object, error) {
+func (s *Store) Delete(ctx context.Context, r *Resource, namespace, name string, pre *Preconditions, opts ...WriteOption) (runtime.Object, error) {
+	var o writeOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	key := r.Key(namespace, name)
 	cur, _, err := s.read(ctx, r, key)
 	if err != nil {
@@ -74,9 +78,8 @@ func (s *Store) Delete(ctx context.Context, r *Resource, namespace, name string,
 		for _, k := range r.claimKeys(cur) {
 			then = append(then, clientv3.OpDelete(k))
 		}
-		resp, err := s.txn(ctx, "delete", r.Name,
-			[]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", rev)},
-			then, []clientv3.Op{clientv3.OpGet(key)})
+		cmps := append([]clientv3.Cmp{clientv3.Compare(clientv3.ModRevision(key), "=", rev)}, o.fenceCmps()...)
+		resp, err := s.txn(ctx, "delete", r.Name, cmps, then, []clientv3.Op{clientv3.OpGet(key)})
 		if err != nil {
 			return nil, etcdError(key, err)
 		}
@@ -86,6 +89,9 @@ func (s *Store) Delete(ctx context.Context, r *Resource, namespace, name string,
 		kv := rangeResult(resp, 0)
 		if kv == nil {
 			return nil, notFound(key)
+		}
+		if kv.ModRevision == rev && len(o.fences) > 0 {
+			return nil, fenced(key)
 		}
 		cur = r.New()
 		if err := s.codec.decode(kv.Value, cur, kv.ModRevision); err != nil {

@@ -294,6 +294,13 @@ func TestDeadLeaderIsReplaced(t *testing.T) {
 	if err := s.Create(ctx, api.ConfigMaps.Storage, cm, storage.WithFence(r.l.Fence())); err != nil {
 		t.Fatalf("create with the new leader's fence: %v", err)
 	}
+	// Deletes too: the dead leader's is refused and the object stays.
+	if _, err := s.Delete(ctx, api.ConfigMaps.Storage, "default", "cm", nil, storage.WithFence(a.Fence())); !errors.Is(err, storage.ErrFenced) {
+		t.Fatalf("delete with the dead leader's fence: %v, want ErrFenced", err)
+	}
+	if _, err := s.Delete(ctx, api.ConfigMaps.Storage, "default", "cm", nil, storage.WithFence(r.l.Fence())); err != nil {
+		t.Fatalf("delete with the new leader's fence: %v", err)
+	}
 }
 
 // TestFenceRejectsWritesOfLostLeadership: writes carrying a leadership's

@@ -56,8 +56,8 @@ func (t Typed[T]) GuaranteedUpdate(ctx context.Context, namespace, name string, 
 }
 
 // Delete removes the named object and returns its last state.
-func (t Typed[T]) Delete(ctx context.Context, namespace, name string, pre *Preconditions) (T, error) {
-	obj, err := t.Store.Delete(ctx, t.Resource, namespace, name, pre)
+func (t Typed[T]) Delete(ctx context.Context, namespace, name string, pre *Preconditions, opts ...WriteOption) (T, error) {
+	obj, err := t.Store.Delete(ctx, t.Resource, namespace, name, pre, opts...)
 	if err != nil {
 		var zero T
 		return zero, err
