@@ -271,14 +271,20 @@ func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, res *a
 // send it as v1 or as meta.k8s.io/v1.
 func deleteOptionsKind(data []byte) schema.GroupVersionKind {
 	var tm metav1.TypeMeta
-	if json.Unmarshal(data, &tm) == nil && tm.APIVersion == metav1.SchemeGroupVersion.String() {
-		return metav1.SchemeGroupVersion.WithKind("DeleteOptions")
-	}
 	if bytes.HasPrefix(data, []byte("k8s\x00")) {
 		var unk runtime.Unknown
-		if protoCodec.Decode(data, nil, &unk); unk.APIVersion == metav1.SchemeGroupVersion.String() {
-			return metav1.SchemeGroupVersion.WithKind("DeleteOptions")
-		}
+		protoCodec.Decode(data, nil, &unk)
+		tm = metav1.TypeMeta{APIVersion: unk.APIVersion, Kind: unk.Kind}
+	} else {
+		json.Unmarshal(data, &tm)
+	}
+	if tm.APIVersion == metav1.SchemeGroupVersion.String() {
+		return metav1.SchemeGroupVersion.WithKind("DeleteOptions")
+	}
+	// client-go's typed clients send it in the resource's own group
+	// version ("apps/v1"), as Kubernetes registers it in every one.
+	if gv, err := schema.ParseGroupVersion(tm.APIVersion); err == nil && tm.APIVersion != "" && api.Scheme.Recognizes(gv.WithKind("DeleteOptions")) {
+		return gv.WithKind("DeleteOptions")
 	}
 	return schema.GroupVersionKind{Version: "v1", Kind: "DeleteOptions"}
 }

@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -161,5 +162,30 @@ func TestDryRun(t *testing.T) {
 	got, err := cms.Get(ctx, "real", metav1.GetOptions{})
 	if err != nil || got.Data["a"] != "1" || got.ResourceVersion != real.ResourceVersion {
 		t.Fatalf("after dry-run patch, update and delete: %v, data %v, rv %s (was %s)", err, got.Data, got.ResourceVersion, real.ResourceVersion)
+	}
+}
+
+// client-go's typed clients send DeleteOptions in the resource's own group
+// version (apps/v1 for deployments); the apiserver accepts it, as
+// Kubernetes does.
+func TestTypedDeleteInAppsGroup(t *testing.T) {
+	srv, ctx := apiservertest.Start(t), testCtx(t)
+	rs := &appsv1.ReplicaSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "rs"},
+		Spec: appsv1.ReplicaSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"a": "b"}}, Spec: newPod("x", nil).Spec},
+		},
+	}
+	if _, err := srv.Client.AppsV1().ReplicaSets("default").Create(ctx, rs, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	orphan := metav1.DeletePropagationOrphan
+	if err := srv.Client.AppsV1().ReplicaSets("default").Delete(ctx, "rs", metav1.DeleteOptions{PropagationPolicy: &orphan}); err != nil {
+		t.Fatalf("typed delete of an apps/v1 object: %v", err)
+	}
+	got, err := srv.Client.AppsV1().ReplicaSets("default").Get(ctx, "rs", metav1.GetOptions{})
+	if err != nil || got.DeletionTimestamp == nil || len(got.Finalizers) != 1 || got.Finalizers[0] != metav1.FinalizerOrphanDependents {
+		t.Fatalf("after an orphan delete: %v %+v", err, got)
 	}
 }
