@@ -620,10 +620,7 @@ func (w *podWorker) terminate(ctx context.Context, pod *corev1.Pod, gone bool) b
 	if pod == nil || gone {
 		return true
 	}
-	pods := storage.NewTyped[*corev1.Pod](w.k.cfg.Store, api.Pods.Storage)
-	uid := pod.UID
-	_, err := pods.Delete(ctx, pod.Namespace, pod.Name, &storage.Preconditions{UID: &uid})
-	if err != nil && !errors.Is(err, storage.ErrNotFound) && !errors.Is(err, storage.ErrConflict) {
+	if err := removePod(ctx, w.k.cfg.Store, pod); err != nil {
 		w.log.Warn("remove pod", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 		return false
 	}

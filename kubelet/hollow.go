@@ -2,7 +2,6 @@ package kubelet
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -105,11 +104,7 @@ func (h *HollowPods) Run(ctx context.Context) {
 func (h *HollowPods) sync(ctx context.Context, pod *corev1.Pod) error {
 	pods := storage.NewTyped[*corev1.Pod](h.Store, api.Pods.Storage)
 	if pod.DeletionTimestamp != nil {
-		_, err := pods.Delete(ctx, pod.Namespace, pod.Name, &storage.Preconditions{UID: &pod.UID})
-		if errors.Is(err, storage.ErrNotFound) {
-			return nil
-		}
-		return err
+		return removePod(ctx, h.Store, pod)
 	}
 	if pod.Status.Phase == corev1.PodRunning {
 		return nil

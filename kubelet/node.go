@@ -123,6 +123,7 @@ func (a *NodeAgent) Run(ctx context.Context) error {
 	defer renew.Stop()
 	observe := time.NewTicker(10 * time.Second)
 	defer observe.Stop()
+	nodes := storage.NewTyped[*corev1.Node](a.cfg.Store, api.Nodes.Storage)
 	reported := a.now()
 	for {
 		select {
@@ -143,7 +144,15 @@ func (a *NodeAgent) Run(ctx context.Context) error {
 				a.log.Warn("observe node", "err", err)
 				continue
 			}
-			if changed := !sameStatus(status, next); changed || a.now().Sub(reported) >= a.cfg.StatusReportInterval {
+			// Compared with the Node as stored, not only with what this
+			// kubelet wrote last: a status someone else changed (the node
+			// lifecycle controller's Unknown after a stalled heartbeat) is
+			// put right at the next look, as Kubernetes' kubelet does.
+			changed := !sameStatus(status, next)
+			if stored, err := nodes.Get(ctx, "", a.cfg.Name); err == nil && !sameStatus(&stored.Status, a.mergeConditions(&stored.Status, next)) {
+				changed = true
+			}
+			if changed || a.now().Sub(reported) >= a.cfg.StatusReportInterval {
 				if err := a.writeStatus(ctx, next); err != nil {
 					a.log.Warn("write node status", "err", err)
 					continue
