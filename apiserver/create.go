@@ -57,6 +57,7 @@ func (s *Server) createObject(ctx context.Context, res *api.Resource, obj runtim
 	if err := s.admitCreate(ctx, res, m.GetNamespace(), m.GetName()); err != nil {
 		return nil, err
 	}
+	s.tolerations.admit(res, obj)
 	if err := res.BeforeCreate(obj); err != nil {
 		return nil, err
 	}

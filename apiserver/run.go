@@ -42,7 +42,13 @@ type Options struct {
 	// WatchCacheSize is how many recent changes each resource's watch
 	// cache keeps for watchers resuming from an older resourceVersion.
 	WatchCacheSize int
-	Logger         *slog.Logger
+	// DefaultNotReadyTolerationSeconds and
+	// DefaultUnreachableTolerationSeconds are the tolerationSeconds of the
+	// NoExecute tolerations for the not-ready and unreachable taints added
+	// to every pod that has none (DefaultTolerationSeconds admission).
+	DefaultNotReadyTolerationSeconds    int
+	DefaultUnreachableTolerationSeconds int
+	Logger                              *slog.Logger
 }
 
 // DefaultOptions are the settings of a plain `shepherd-apiserver`.
@@ -58,6 +64,9 @@ func DefaultOptions() Options {
 		ServiceNodePortRange:   "30000-32767",
 		EventTTL:               time.Hour,
 		WatchCacheSize:         10000,
+
+		DefaultNotReadyTolerationSeconds:    DefaultTolerationSeconds,
+		DefaultUnreachableTolerationSeconds: DefaultTolerationSeconds,
 	}
 }
 
@@ -122,6 +131,9 @@ func Run(ctx context.Context, o Options, ready func(Serving)) error {
 		EventTTL:              o.EventTTL,
 		WatchCacheSize:        o.WatchCacheSize,
 		Logger:                log,
+
+		DefaultNotReadyTolerationSeconds:    int64(o.DefaultNotReadyTolerationSeconds),
+		DefaultUnreachableTolerationSeconds: int64(o.DefaultUnreachableTolerationSeconds),
 	}, store, m)
 	if err != nil {
 		return err

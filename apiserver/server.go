@@ -31,6 +31,9 @@ type Config struct {
 	// WatchCacheSize is the history each watch cache keeps.
 	WatchCacheSize int
 	Logger         *slog.Logger
+	// DefaultNotReadyTolerationSeconds and
+	// DefaultUnreachableTolerationSeconds: see Options.
+	DefaultNotReadyTolerationSeconds, DefaultUnreachableTolerationSeconds int64
 }
 
 // Server is the API server's HTTP handler and the state behind it.
@@ -48,6 +51,7 @@ type Server struct {
 	// deletedNamespaces are namespaces deleted through this server
 	// lately, for which admission reads etcd, not the watch cache.
 	deletedNamespaces recentNames
+	tolerations       tolerationDefaults
 
 	wg sync.WaitGroup // the server's own goroutines
 }
@@ -73,6 +77,8 @@ func newServer(cfg Config, store *storage.Store, m *metrics) (*Server, error) {
 		caches:    map[*api.Resource]*watchcache.Cache{},
 		ips:       ips,
 		ports:     ports,
+
+		tolerations: tolerationDefaults{notReady: cfg.DefaultNotReadyTolerationSeconds, unreachable: cfg.DefaultUnreachableTolerationSeconds},
 	}
 	s.events = eventRecorder{events.NewRecorder(store, eventComponent, cfg.EventTTL, log)}
 	s.fields = map[*api.Resource]*fieldManagers{}

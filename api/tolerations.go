@@ -1,0 +1,34 @@
+package api
+
+import corev1 "k8s.io/api/core/v1"
+
+// AddDefaultTolerations is Kubernetes' DefaultTolerationSeconds admission:
+// a pod without a NoExecute toleration for the not-ready or unreachable
+// taint gets one for notReady or unreachable seconds, so it is evicted
+// that long after its node fails rather than at once. The apiserver
+// applies it to pods created through the API; controllers that create
+// pods in storage directly apply it with the same settings.
+func AddDefaultTolerations(pod *corev1.Pod, notReady, unreachable int64) {
+	// As Kubernetes: any toleration whose key is the taint's (or empty)
+	// and whose effect is NoExecute (or empty) counts, whatever its
+	// operator or value.
+	covers := func(key string) bool {
+		for _, t := range pod.Spec.Tolerations {
+			if (t.Key == key || t.Key == "") && (t.Effect == corev1.TaintEffectNoExecute || t.Effect == "") {
+				return true
+			}
+		}
+		return false
+	}
+	add := func(key string, seconds int64) {
+		pod.Spec.Tolerations = append(pod.Spec.Tolerations, corev1.Toleration{
+			Key: key, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoExecute, TolerationSeconds: &seconds,
+		})
+	}
+	if !covers(corev1.TaintNodeNotReady) {
+		add(corev1.TaintNodeNotReady, notReady)
+	}
+	if !covers(corev1.TaintNodeUnreachable) {
+		add(corev1.TaintNodeUnreachable, unreachable)
+	}
+}
