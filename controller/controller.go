@@ -21,6 +21,7 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -51,6 +52,10 @@ type Context struct {
 	// Fence is passed to every write: it fails once this process no
 	// longer leads (nil without leader election).
 	Fence []storage.WriteOption
+	// AdmitPod applies to a pod a controller creates in storage what the
+	// apiserver's admission applies to pods created through the API (the
+	// default not-ready and unreachable tolerations); nil: nothing.
+	AdmitPod func(*corev1.Pod)
 }
 
 // NewQueue makes a queue for the named controller.

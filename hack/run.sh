@@ -66,6 +66,9 @@ done
 bin/shepherd-scheduler --etcd-servers "$etcd" >"$out/logs/scheduler.log" 2>&1 &
 pids+=($!)
 
+bin/shepherd-controller-manager --etcd-servers "$etcd" >"$out/logs/controller-manager.log" 2>&1 &
+pids+=($!)
+
 # The kubelet runs containers, which needs root. busybox is imported from
 # _output/images/busybox.tar (make test-image) so pods run offline.
 kubelet_msg="no kubelet: it needs root (namespaces, mounts, cgroups); run make run as root for a node"

@@ -258,6 +258,9 @@ func (rc *Controller) createPods(ctx context.Context, rs *appsv1.ReplicaSet, pod
 func (rc *Controller) createPod(ctx context.Context, rs *appsv1.ReplicaSet, pod *corev1.Pod) error {
 	key := controller.Key(rs)
 	expected := pod.Name
+	if rc.c.AdmitPod != nil {
+		rc.c.AdmitPod(pod)
+	}
 	err := api.Pods.BeforeCreate(pod)
 	if err == nil {
 		err = rc.pods.Create(ctx, pod, rc.c.Fence...)
