@@ -42,6 +42,12 @@ stop() {
   if [ -n "${kroot:-}" ] && [ -d "$kroot/runtime" ]; then
     bin/shepherd-kubelet --root-dir "$kroot" ps -a -q 2>/dev/null |
       xargs -r bin/shepherd-kubelet --root-dir "$kroot" rm -f >/dev/null 2>&1 || true
+    # Sandboxes' namespace files and tmpfs volumes are mounts: release
+    # them (deepest first) so rm -rf _output/data works; the next make run
+    # makes them again.
+    abs=$(cd "$kroot" && pwd)
+    awk -v root="$abs/" 'index($5, root) == 1 {print $5}' /proc/self/mountinfo | sort -r |
+      xargs -r umount -l 2>/dev/null || true
   fi
   echo "stopped."
 }

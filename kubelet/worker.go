@@ -166,7 +166,8 @@ func (w *podWorker) adopt(ctx context.Context) {
 			w.watchExit(ctx, c, c.cur.ID)
 		}
 	}
-	w.sandboxReady = true // re-created (ErrAlreadyExists) on the first sync if missing
+	// The sandbox is checked (and made again if it lost its namespaces)
+	// by the first sync's ensureSandbox.
 	w.log.Info("adopted containers", "count", len(byName))
 }
 
@@ -466,8 +467,20 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *corev1.Pod) error {
 		w.k.events.Record(api.Pods, pod, corev1.EventTypeWarning, "HostNetworkUnsupported",
 			"hostNetwork is not supported by Shepherd's kubelet yet: the pod gets its own network namespace")
 	}
-	err := w.k.cfg.Runtime.CreateSandbox(ctx, sandboxID(pod.UID), hostname)
-	if err != nil && !errors.Is(err, container.ErrAlreadyExists) {
+	rt, id := w.k.cfg.Runtime, sandboxID(pod.UID)
+	err := rt.CreateSandbox(ctx, id, hostname)
+	if errors.Is(err, container.ErrAlreadyExists) {
+		// Made before (this kubelet restarted): use it if it still holds
+		// its namespaces (a reboot or an unmount undoes them), else make
+		// it again.
+		if err = rt.CheckSandbox(id); err != nil {
+			w.log.Info("sandbox lost its namespaces; making it again", "sandbox", id, "err", err)
+			if err = rt.RemoveSandbox(id); err == nil {
+				err = rt.CreateSandbox(ctx, id, hostname)
+			}
+		}
+	}
+	if err != nil {
 		return err
 	}
 	w.sandboxReady = true

@@ -178,3 +178,17 @@ func (r *Runtime) ListSandboxes() ([]string, error) {
 	}
 	return ids, nil
 }
+
+// CheckSandbox reports whether a sandbox exists and still holds its
+// namespaces (its bind mounts can be undone from outside, by a reboot or
+// an operator): nil if usable, an error wrapping ErrNotFound if not there.
+func (r *Runtime) CheckSandbox(id string) error {
+	if !validID(id) {
+		return fmt.Errorf("sandbox id %q: %w", id, ErrInvalid)
+	}
+	if _, err := os.Stat(filepath.Join(r.root, "sandboxes", id)); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("sandbox %q: %w", id, ErrNotFound)
+	}
+	_, err := r.sandboxPaths(id)
+	return err
+}
