@@ -40,6 +40,7 @@ bench:
 	$(GO) run ./test/bench/scheduler
 	$(GO) run ./test/bench/runtime
 	$(GO) run ./test/bench/kubelet
+	$(GO) run ./test/bench/controllermanager
 
 ## test-image: write _output/images/busybox.tar (a busybox image from Debian's busybox-static) for offline use
 test-image:
