@@ -414,7 +414,7 @@ func stateOf(owner runtime.Object, uid types.UID) ownerState {
 
 // delete deletes n, if it is still the object of its UID.
 func (gc *Controller) delete(ctx context.Context, n *node, policy metav1.DeletionPropagation) error {
-	gc.c.Log.Info("deleting dependent", "kind", n.res.Kind, "object", nodeKey(n), "propagation", policy)
+	gc.c.Log.Debug("deleting dependent", "kind", n.res.Kind, "object", nodeKey(n), "propagation", policy)
 	_, err := Delete(ctx, gc.c.Store, n.res, n.namespace, n.name, n.uid, policy, gc.c.Fence)
 	return err
 }
