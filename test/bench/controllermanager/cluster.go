@@ -117,7 +117,7 @@ func (c *cluster) setup(ctx context.Context, s *setupTimes) error {
 	if err := c.waitHTTP(ctx, c.api, c.apiURL+"/readyz", time.Minute); err != nil {
 		return err
 	}
-	s.APIReady = time.Since(c.api.started)
+	s.APIReady = time.Since(c.api.Started)
 	if c.client, err = kubernetes.NewForConfig(&rest.Config{Host: c.apiURL, QPS: -1, Timeout: 60 * time.Second}); err != nil {
 		return err
 	}
@@ -134,7 +134,7 @@ func (c *cluster) setup(ctx context.Context, s *setupTimes) error {
 	if s.NodesListed, err = c.waitNodesReady(ctx, 2*time.Minute); err != nil {
 		return err
 	}
-	s.NodesReady = time.Since(c.kubelet.started)
+	s.NodesReady = time.Since(c.kubelet.Started)
 
 	if c.sched, err = c.start("scheduler", "shepherd-scheduler",
 		"--etcd-servers", c.etcdURL, "--port", strconv.Itoa(ports[3])); err != nil {
@@ -191,7 +191,7 @@ func (c *cluster) setupBinaries(ctx context.Context, s *setupTimes) error {
 }
 
 func (c *cluster) start(name, binary string, args ...string) (*proc, error) {
-	return startProc(name, c.bin(binary), filepath.Join(c.logDir, binary+".log"), args...)
+	return benchutil.StartProc(name, c.bin(binary), filepath.Join(c.logDir, binary+".log"), args...)
 }
 
 // procs are the running components, in the report's order.
@@ -208,7 +208,7 @@ func (c *cluster) procs() []*proc {
 // aliveErr says which component has exited, if one has.
 func (c *cluster) aliveErr() error {
 	for _, p := range c.procs() {
-		if err := p.aliveErr(); err != nil {
+		if err := p.AliveErr(); err != nil {
 			return err
 		}
 	}
@@ -231,11 +231,11 @@ func (c *cluster) waitHTTP(ctx context.Context, p *proc, url string, timeout tim
 			}
 			err = errors.New(resp.Status)
 		}
-		if err := p.aliveErr(); err != nil {
+		if err := p.AliveErr(); err != nil {
 			return err
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the %s is not answering %s after %v (%v); its log ends:\n%s", p.name, url, timeout, err, p.logTail(40))
+			return fmt.Errorf("the %s is not answering %s after %v (%v); its log ends:\n%s", p.Name, url, timeout, err, p.LogTail(40))
 		}
 		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
 			return err
@@ -260,12 +260,12 @@ func (c *cluster) waitNodesReady(ctx context.Context, timeout time.Duration) (in
 				return len(list.Items), nil
 			}
 		}
-		if err := c.kubelet.aliveErr(); err != nil {
+		if err := c.kubelet.AliveErr(); err != nil {
 			return 0, err
 		}
 		if time.Now().After(deadline) {
 			return 0, fmt.Errorf("%d of %d hollow nodes Ready after %v (last list error: %v); the kubelet's log ends:\n%s",
-				ready, c.cfg.Nodes, timeout, err, c.kubelet.logTail(40))
+				ready, c.cfg.Nodes, timeout, err, c.kubelet.LogTail(40))
 		}
 		if err := sleepCtx(ctx, 200*time.Millisecond); err != nil {
 			return 0, err
@@ -291,18 +291,18 @@ func (c *cluster) waitLeading(ctx context.Context, p *proc, base, name string) (
 	for {
 		sc, err := getMetrics(ctx, c.http, base+"/metrics")
 		if err == nil && sc.leads(name) {
-			return time.Since(p.started), nil
+			return time.Since(p.Started), nil
 		}
 		if err != nil {
 			lastErr = err
 		} else {
 			lastErr = fmt.Errorf("no %s{name=%q} 1 on /metrics yet", leaderMetric, name)
 		}
-		if err := p.aliveErr(); err != nil {
+		if err := p.AliveErr(); err != nil {
 			return 0, err
 		}
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("the %s did not lead within 2 minutes (%v); its log ends:\n%s", p.name, lastErr, p.logTail(40))
+			return 0, fmt.Errorf("the %s did not lead within 2 minutes (%v); its log ends:\n%s", p.Name, lastErr, p.LogTail(40))
 		}
 		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
 			return 0, err
@@ -330,7 +330,7 @@ func (c *cluster) close() *cleanup {
 	c.closed = true
 	r := &cleanup{}
 	for _, p := range c.procs() {
-		r.Stopped = append(r.Stopped, p.name+": "+p.stop(15*time.Second))
+		r.Stopped = append(r.Stopped, p.Name+": "+p.Stop(15*time.Second))
 	}
 	for _, pid := range leftoverPIDs(c.dir) {
 		r.Killed = append(r.Killed, pid)

@@ -186,10 +186,10 @@ func (b *bench) finish() {
 	}
 	b.res.Reopened = b.t.reopenedCount()
 	for _, p := range b.c.procs() {
-		f := procFigures{Name: p.name}
-		f.Memory, _ = procMemory(p.pid())
-		f.CPUTotal, _ = procCPU(p.pid())
-		f.Log = p.logSummary()
+		f := procFigures{Name: p.Name}
+		f.Memory, _ = procMemory(p.Pid())
+		f.CPUTotal, _ = procCPU(p.Pid())
+		f.Log = p.LogSummary()
 		b.res.Procs = append(b.res.Procs, f)
 	}
 	b.res.Machine.LoadAfter = benchutil.LoadAverage()

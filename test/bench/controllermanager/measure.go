@@ -118,8 +118,8 @@ type bench struct {
 func (b *bench) cpuNow() (map[string]time.Duration, time.Duration) {
 	out := map[string]time.Duration{}
 	for _, p := range b.c.procs() {
-		if cpu, err := procCPU(p.pid()); err == nil {
-			out[p.name] = cpu
+		if cpu, err := procCPU(p.Pid()); err == nil {
+			out[p.Name] = cpu
 		}
 	}
 	return out, benchutil.SelfCPU()
@@ -156,8 +156,8 @@ func (b *bench) step(ctx context.Context, p *phase, goals []*goal, act func(ctx 
 	}
 	p.RSS = map[string]int64{}
 	for _, pr := range b.c.procs() {
-		if m, err := procMemory(pr.pid()); err == nil {
-			p.RSS[pr.name] = m.RSS
+		if m, err := procMemory(pr.Pid()); err == nil {
+			p.RSS[pr.Name] = m.RSS
 		}
 	}
 	b.scrapeCM(ctx)

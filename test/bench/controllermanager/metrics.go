@@ -1,116 +1,26 @@
 package main
 
 import (
+	"github.com/shepherd-lab/shepherd/test/bench/internal/benchutil"
+
 	"context"
 	"fmt"
 	"io"
 	"net/http"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
 
-// sample is one line of a scrape in Prometheus' text format.
-type sample struct {
-	Name   string
-	Labels map[string]string
-	Value  float64
-}
+// scrape is a /metrics page, parsed (benchutil.Scrape), with this
+// benchmark's own ways of reading it.
+type scrape benchutil.Scrape
 
-// scrape is a /metrics page, parsed.
-type scrape []sample
+func parseScrape(text string) scrape { return scrape(benchutil.ParseScrape(text)) }
 
-// parseScrape parses Prometheus' text exposition format: comments and
-// lines it cannot read are skipped.
-func parseScrape(text string) scrape {
-	var out scrape
-	for _, line := range strings.Split(text, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		if s, ok := parseSample(line); ok {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-func parseSample(line string) (sample, bool) {
-	s := sample{Labels: map[string]string{}}
-	end := strings.IndexAny(line, "{ ")
-	if end <= 0 {
-		return s, false
-	}
-	s.Name, line = line[:end], line[end:]
-	if line[0] == '{' {
-		line = line[1:]
-		for {
-			line = strings.TrimLeft(line, " ,")
-			if strings.HasPrefix(line, "}") {
-				line = line[1:]
-				break
-			}
-			eq := strings.IndexByte(line, '=')
-			if eq <= 0 || len(line) < eq+2 || line[eq+1] != '"' {
-				return s, false
-			}
-			key := strings.TrimSpace(line[:eq])
-			rest := line[eq+2:]
-			// The value ends at the first quote not escaped by a backslash.
-			i, escaped := 0, false
-			for ; i < len(rest); i++ {
-				if escaped {
-					escaped = false
-				} else if rest[i] == '\\' {
-					escaped = true
-				} else if rest[i] == '"' {
-					break
-				}
-			}
-			if i == len(rest) {
-				return s, false
-			}
-			v, err := strconv.Unquote(`"` + rest[:i] + `"`)
-			if err != nil {
-				return s, false
-			}
-			s.Labels[key] = v
-			line = rest[i+1:]
-		}
-	}
-	f := strings.Fields(line) // value [timestamp]
-	if len(f) == 0 {
-		return s, false
-	}
-	v, err := strconv.ParseFloat(f[0], 64)
-	if err != nil {
-		return s, false
-	}
-	s.Value = v
-	return s, true
-}
-
-// value returns the first sample of name whose labels include want
-// ("key", "value" pairs).
+// value returns the first sample of name whose labels include want.
 func (sc scrape) value(name string, want ...string) (float64, bool) {
-	for _, s := range sc {
-		if s.Name == name && s.has(want...) {
-			return s.Value, true
-		}
-	}
-	return 0, false
-}
-
-func (s sample) has(want ...string) bool {
-	for i := 0; i+1 < len(want); i += 2 {
-		if s.Labels[want[i]] != want[i+1] {
-			return false
-		}
-	}
-	return true
+	return benchutil.Scrape(sc).Value(name, want...)
 }
 
 // byLabel returns the samples of name by the value of label: the

@@ -53,7 +53,7 @@ type procFigures struct {
 	Name     string
 	Memory   memory
 	CPUTotal time.Duration // over its life, setup included
-	Log      logSummary
+	Log      benchutil.LogSummary
 }
 
 // invalid says why the run does not stand, if it does not: a step did

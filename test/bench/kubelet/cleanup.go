@@ -66,14 +66,14 @@ func (c *cluster) close() *cleanupReport {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
-	if c.client != nil && c.api != nil && c.api.aliveErr() == nil {
+	if c.client != nil && c.api != nil && c.api.AliveErr() == nil {
 		c.deleteAllPods(ctx, rep, errf)
 	}
 	if c.kubelet != nil {
-		rep.Kubelet = c.kubelet.stop(15 * time.Second)
+		rep.Kubelet = c.kubelet.Stop(15 * time.Second)
 	}
 	if c.api != nil {
-		rep.APIServer = c.api.stop(15 * time.Second)
+		rep.APIServer = c.api.Stop(15 * time.Second)
 	}
 	if os.Geteuid() == 0 && fileExists(c.bin("shepherd-kubelet")) && dirExists(filepath.Join(c.kubeletRoot, "runtime")) {
 		c.removeContainers(ctx, rep, errf)
@@ -145,7 +145,7 @@ func (c *cluster) deleteAllPods(ctx context.Context, rep *cleanupReport, errf fu
 		errf("%v", err)
 	}
 	graceful, why := time.Minute, "not finished by the kubelet within a minute"
-	if c.kubelet == nil || c.kubelet.aliveErr() != nil {
+	if c.kubelet == nil || c.kubelet.AliveErr() != nil {
 		graceful, why = 0, "the kubelet is not running to finish them"
 	}
 	if names = wait(graceful); len(names) > 0 {

@@ -219,7 +219,7 @@ func (c *cluster) startAPIServer(ctx context.Context, res *results) error {
 	}
 	c.apiURL = "http://127.0.0.1:" + strconv.Itoa(ports[0])
 	c.etcdURL = "http://127.0.0.1:" + strconv.Itoa(ports[1])
-	p, err := startProc("apiserver", c.bin("shepherd-apiserver"), filepath.Join(c.logDir, "apiserver.log"),
+	p, err := benchutil.StartProc("apiserver", c.bin("shepherd-apiserver"), filepath.Join(c.logDir, "apiserver.log"),
 		"--data-dir", c.apiDataDir,
 		"--port", strconv.Itoa(ports[0]),
 		"--etcd-listen-client-url", c.etcdURL,
@@ -231,7 +231,7 @@ func (c *cluster) startAPIServer(ctx context.Context, res *results) error {
 	if err := c.waitHTTP(ctx, p, c.apiURL+"/readyz", time.Minute); err != nil {
 		return err
 	}
-	res.Setup.APIReady = time.Since(p.started)
+	res.Setup.APIReady = time.Since(p.Started)
 	c.client, err = kubernetes.NewForConfig(&rest.Config{Host: c.apiURL, QPS: -1, Timeout: 30 * time.Second})
 	return err
 }
@@ -252,7 +252,7 @@ func (c *cluster) startKubelet(ctx context.Context, res *results) error {
 // runKubelet starts the kubelet process and waits for its /healthz and
 // for its Node to be Ready, which it returns the time to.
 func (c *cluster) runKubelet(ctx context.Context) (time.Duration, error) {
-	p, err := startProc("kubelet", c.bin("shepherd-kubelet"), filepath.Join(c.logDir, "kubelet.log"),
+	p, err := benchutil.StartProc("kubelet", c.bin("shepherd-kubelet"), filepath.Join(c.logDir, "kubelet.log"),
 		"--etcd-servers", c.etcdURL,
 		"--node-name", nodeName,
 		"--root-dir", c.kubeletRoot,
@@ -271,13 +271,13 @@ func (c *cluster) runKubelet(ctx context.Context) (time.Duration, error) {
 	for {
 		node, err := c.client.CoreV1().Nodes().Get(ctx, nodeName, metav1.GetOptions{})
 		if err == nil && nodeReady(node) {
-			return time.Since(p.started), nil
+			return time.Since(p.Started), nil
 		}
-		if err := p.aliveErr(); err != nil {
+		if err := p.AliveErr(); err != nil {
 			return 0, err
 		}
 		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("node %s not Ready a minute after the kubelet started (last error: %v); kubelet log:\n%s", nodeName, err, p.logTail(40))
+			return 0, fmt.Errorf("node %s not Ready a minute after the kubelet started (last error: %v); kubelet log:\n%s", nodeName, err, p.LogTail(40))
 		}
 		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
 			return 0, err
@@ -310,11 +310,11 @@ func (c *cluster) waitHTTP(ctx context.Context, p *proc, url string, timeout tim
 			}
 			err = errors.New(resp.Status)
 		}
-		if err := p.aliveErr(); err != nil {
+		if err := p.AliveErr(); err != nil {
 			return err
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not answering %s after %v (%v); its log:\n%s", p.name, url, timeout, err, p.logTail(40))
+			return fmt.Errorf("%s not answering %s after %v (%v); its log:\n%s", p.Name, url, timeout, err, p.LogTail(40))
 		}
 		if err := sleepCtx(ctx, 50*time.Millisecond); err != nil {
 			return err

@@ -168,7 +168,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (res *results, err erro
 	if !res.Startup.complete() {
 		// The figures are of the pods that made it; the rest is the
 		// report's to show. No point going on.
-		res.KubeletLog = c.kubelet.logSummary()
+		res.KubeletLog = c.kubelet.LogSummary()
 		res.Machine.LoadAfter = benchutil.LoadAverage()
 		t.stop()
 		res.Cleanup = c.close()
@@ -184,7 +184,7 @@ func run(ctx context.Context, cfg config, out io.Writer) (res *results, err erro
 	if err := c.restartKubelet(ctx, t, res); err != nil {
 		return nil, err
 	}
-	res.KubeletLog = c.kubelet.logSummary()
+	res.KubeletLog = c.kubelet.LogSummary()
 	res.Machine.LoadAfter = benchutil.LoadAverage()
 	t.stop()
 	res.Cleanup = c.close()

@@ -55,7 +55,7 @@ func (g *procGroup) add(m memory) {
 // the settle when window is 0).
 func (c *cluster) idle(ctx context.Context, t *tracker, settle, window time.Duration) (idleFigures, error) {
 	f := idleFigures{Pods: t.running(), Settle: settle, Window: window}
-	kpid, apid := c.kubelet.pid(), c.api.pid()
+	kpid, apid := c.kubelet.Pid(), c.api.Pid()
 	begin := c.cpuSnapshot(kpid, apid)
 	events0 := t.eventCount()
 	if err := c.sleepAlive(ctx, settle); err != nil {
@@ -158,10 +158,10 @@ func (c *cluster) runtimeProcs() (monitors, containers procGroup, err error) {
 func (c *cluster) sleepAlive(ctx context.Context, d time.Duration) error {
 	end := time.Now().Add(d)
 	for {
-		if err := c.kubelet.aliveErr(); err != nil {
+		if err := c.kubelet.AliveErr(); err != nil {
 			return err
 		}
-		if err := c.api.aliveErr(); err != nil {
+		if err := c.api.AliveErr(); err != nil {
 			return err
 		}
 		left := time.Until(end)
@@ -192,7 +192,7 @@ type restartFigures struct {
 // garbage and high-water marks.
 func (c *cluster) restartKubelet(ctx context.Context, t *tracker, res *results) error {
 	events0, replaced0 := t.eventCount(), t.replaced()
-	res.Restart.Stopped = c.kubelet.stop(15 * time.Second)
+	res.Restart.Stopped = c.kubelet.Stop(15 * time.Second)
 	var err error
 	if res.Restart.Ready, err = c.runKubelet(ctx); err != nil {
 		return fmt.Errorf("restart the kubelet: %w", err)

@@ -40,7 +40,7 @@ type results struct {
 	WithPods   idleFigures // idle with MemoryPods pods
 	Restart    restartFigures
 	Restarted  idleFigures // idle with MemoryPods pods, the kubelet restarted
-	KubeletLog logSummary
+	KubeletLog benchutil.LogSummary
 	Cleanup    *cleanupReport
 }
 

@@ -262,7 +262,7 @@ func (t *tracker) waitFor(ctx context.Context, names []string, stall time.Durati
 		if err := t.failed(); err != nil {
 			return err
 		}
-		if err := t.c.kubelet.aliveErr(); err != nil {
+		if err := t.c.kubelet.AliveErr(); err != nil {
 			return err
 		}
 		select {
