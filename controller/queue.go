@@ -2,10 +2,14 @@ package controller
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shepherd-lab/shepherd/storage"
 )
 
 // Queue is a work queue of keys ("namespace/name") as Kubernetes'
@@ -190,8 +194,13 @@ func (q *Queue) ShutDown() {
 
 // Work runs workers goroutines taking keys from q and calling process until
 // ctx ends; it returns when they have all stopped. An error from process re-queues
-// the key with back-off; success forgets its back-off.
-func Work(ctx context.Context, q *Queue, workers int, process func(ctx context.Context, key string) error, onErr func(key string, err error)) {
+// the key with back-off and is logged (a conflict, a write that raced
+// another, at debug level: the retry reads a fresher view); success
+// forgets its back-off.
+func Work(ctx context.Context, q *Queue, workers int, process func(ctx context.Context, key string) error, log *slog.Logger) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	var wg sync.WaitGroup
 	for i := 0; i < workers; i++ {
 		wg.Add(1)
@@ -204,8 +213,10 @@ func Work(ctx context.Context, q *Queue, workers int, process func(ctx context.C
 				}
 				err := process(ctx, key)
 				if err != nil && ctx.Err() == nil {
-					if onErr != nil {
-						onErr(key, err)
+					if errors.Is(err, storage.ErrConflict) {
+						log.Debug("sync conflicted; retrying", "queue", q.name, "key", key, "err", err)
+					} else {
+						log.Warn("sync failed; retrying", "queue", q.name, "key", key, "err", err)
 					}
 					q.AddRateLimited(key)
 				} else if err == nil {

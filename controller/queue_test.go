@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"errors"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -76,11 +75,10 @@ func TestQueueAddAfterAndShutdown(t *testing.T) {
 // Work retries failing keys with growing back-off and forgets it on
 // success; it stops when ctx ends.
 func TestWorkRetriesThenForgets(t *testing.T) {
-	q := NewQueue("test", nil)
+	reg := prometheus.NewRegistry()
+	q := NewQueue("test", NewQueueMetrics(reg))
 	q.BaseDelay = time.Millisecond
 	var calls atomic.Int32
-	var mu sync.Mutex
-	var failures []string
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -91,11 +89,7 @@ func TestWorkRetriesThenForgets(t *testing.T) {
 			}
 			cancel()
 			return nil
-		}, func(key string, err error) {
-			mu.Lock()
-			failures = append(failures, key)
-			mu.Unlock()
-		})
+		}, nil)
 	}()
 	q.Add("k")
 	select {
@@ -103,8 +97,11 @@ func TestWorkRetriesThenForgets(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Work did not stop")
 	}
-	if calls.Load() != 3 || len(failures) != 2 {
-		t.Fatalf("calls %d, failures %v; want 3 calls after 2 failures", calls.Load(), failures)
+	if calls.Load() != 3 {
+		t.Fatalf("calls %d; want 3 (2 failures, then success)", calls.Load())
+	}
+	if got := counterValue(t, reg, "workqueue_retries_total"); got != 2 {
+		t.Errorf("workqueue_retries_total %v, want 2", got)
 	}
 	q.mu.Lock()
 	defer q.mu.Unlock()

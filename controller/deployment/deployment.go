@@ -14,7 +14,6 @@ package deployment
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"time"
 
@@ -87,14 +86,7 @@ func (dc *Controller) Name() string { return Name }
 
 // Run processes Deployments with workers goroutines until ctx ends.
 func (dc *Controller) Run(ctx context.Context, workers int) {
-	controller.Work(ctx, dc.queue, workers, dc.sync, func(key string, err error) {
-		if errors.Is(err, storage.ErrConflict) {
-			// A write raced another; the retry reads a fresher view.
-			dc.log.Debug("sync conflicted; retrying", "deployment", key, "err", err)
-			return
-		}
-		dc.log.Warn("sync failed", "deployment", key, "err", err)
-	})
+	controller.Work(ctx, dc.queue, workers, dc.sync, dc.log)
 }
 
 // deploymentOf returns the key of the Deployment controlling obj's owner

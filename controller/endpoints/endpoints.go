@@ -120,9 +120,7 @@ func (e *Controller) Run(ctx context.Context, workers int) {
 			e.queue.Add(controller.Key(ep))
 		}
 	}
-	controller.Work(ctx, e.queue, workers, e.sync, func(key string, err error) {
-		e.log.Warn("sync failed; retrying", "service", key, "err", err)
-	})
+	controller.Work(ctx, e.queue, workers, e.sync, e.log)
 }
 
 // podChanged queues the services in pod's namespace that select it now or

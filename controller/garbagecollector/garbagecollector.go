@@ -76,9 +76,7 @@ func (gc *Controller) Run(ctx context.Context, workers int) {
 	if err := gc.c.Informers.WaitSynced(ctx); err != nil {
 		return
 	}
-	controller.Work(ctx, gc.queue, workers, gc.sync, func(key string, err error) {
-		gc.c.Log.Warn("garbage collector", "uid", key, "err", err)
-	})
+	controller.Work(ctx, gc.queue, workers, gc.sync, gc.c.Log)
 }
 
 // observe records an added or changed object. The object itself is

@@ -89,9 +89,7 @@ func (nc *Controller) Run(ctx context.Context, workers int) {
 	if err := nc.c.Informers.WaitSynced(ctx); err != nil {
 		return
 	}
-	controller.Work(ctx, nc.queue, workers, nc.sync, func(key string, err error) {
-		nc.c.Log.Warn("namespace deletion", "namespace", key, "err", err)
-	})
+	controller.Work(ctx, nc.queue, workers, nc.sync, nc.c.Log)
 }
 
 // FinalizerKubernetes is the spec.finalizers entry the controller owns.

@@ -141,18 +141,14 @@ func (ctl *Controller) Run(ctx context.Context, workers int) {
 	wg.Add(3)
 	go func() {
 		defer wg.Done()
-		controller.Work(ctx, ctl.queue, workers, ctl.syncNode, ctl.onErr)
+		controller.Work(ctx, ctl.queue, workers, ctl.syncNode, ctl.log)
 	}()
 	go func() {
 		defer wg.Done()
-		controller.Work(ctx, ctl.podQueue, workers, ctl.syncPod, ctl.onErr)
+		controller.Work(ctx, ctl.podQueue, workers, ctl.syncPod, ctl.log)
 	}()
 	go func() { defer wg.Done(); ctl.loop(ctx) }()
 	wg.Wait()
-}
-
-func (ctl *Controller) onErr(key string, err error) {
-	ctl.log.Warn("sync", "key", key, "err", err)
 }
 
 // evictionPeriod is how often the zone queues let nodes through, as

@@ -98,8 +98,7 @@ func (ctl *Controller) Run(ctx context.Context, workers int) {
 			}
 		}
 	}()
-	controller.Work(ctx, ctl.queue, 1, func(ctx context.Context, _ string) error { return ctl.gc(ctx) },
-		func(_ string, err error) { ctl.log.Warn("pod gc", "err", err) })
+	controller.Work(ctx, ctl.queue, 1, func(ctx context.Context, _ string) error { return ctl.gc(ctx) }, ctl.log)
 	wg.Wait()
 }
 

@@ -82,14 +82,7 @@ func (rc *Controller) Name() string { return Name }
 
 // Run processes ReplicaSets with workers goroutines until ctx ends.
 func (rc *Controller) Run(ctx context.Context, workers int) {
-	controller.Work(ctx, rc.queue, workers, rc.sync, func(key string, err error) {
-		if errors.Is(err, storage.ErrConflict) {
-			// A write raced another; the retry reads a fresher view.
-			rc.log.Debug("sync conflicted; retrying", "replicaset", key, "err", err)
-			return
-		}
-		rc.log.Warn("sync failed", "replicaset", key, "err", err)
-	})
+	controller.Work(ctx, rc.queue, workers, rc.sync, rc.log)
 }
 
 // ownerKey returns the key of the ReplicaSet controlling pod, or "".
