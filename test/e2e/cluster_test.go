@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/shepherd-lab/shepherd/apiserver/apiservertest"
 	"github.com/shepherd-lab/shepherd/kubelet/kubelettest"
 	"github.com/shepherd-lab/shepherd/runtime/image/imagetest"
 )
@@ -66,7 +68,7 @@ func startCluster(t *testing.T) *cluster {
 	cl.sched = start(t, binary("shepherd-scheduler"), cl.schedArgs...)
 	cl.cm = start(t, binary("shepherd-controller-manager"), cl.cmArgs...)
 	cl.node = start(t, binary("shepherd-kubelet"), cl.kubeletArgs...)
-	cl.k = &kubectlEnv{t: t, bin: kubectlBin, kubeconfig: writeKubeconfig(t, cl.url), client: cl.c}
+	cl.k = &kubectlEnv{t: t, bin: kubectlBin, kubeconfig: apiservertest.Kubeconfig(t, cl.url), client: cl.c}
 	cl.k.ok("wait", "--for=condition=Ready", "node/node-1", "--timeout=50s")
 	return cl
 }
@@ -197,8 +199,8 @@ func TestWholeCluster(t *testing.T) {
 			t.Errorf("pod %s has no default unreachable toleration: %+v", p.Name, p.Spec.Tolerations)
 		}
 	}
-	if out := cl.k.ok("rollout", "history", "deployment/web"); !strings.Contains(out, "1") || !strings.Contains(out, "2") {
-		t.Errorf("rollout history:\n%s", out)
+	if out := cl.k.ok("rollout", "history", "deployment/web"); !regexp.MustCompile(`(?m)^1\s`).MatchString(out) || !regexp.MustCompile(`(?m)^2\s`).MatchString(out) {
+		t.Errorf("rollout history lists no revisions 1 and 2:\n%s", out)
 	}
 
 	// Each component killed and restarted while the deployment scales.

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/shepherd-lab/shepherd/apiserver/apiservertest"
 )
 
 // kubectlEnv runs the machine's real kubectl against one apiserver.
@@ -33,24 +34,7 @@ func newKubectlEnv(t *testing.T) *kubectlEnv {
 	args, url := apiserverArgs(t, t.TempDir())
 	p := start(t, binary("shepherd-apiserver"), args...)
 	client := waitReady(t, p, url)
-	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	config := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: shepherd
-  cluster:
-    server: %s
-contexts:
-- name: shepherd
-  context: {cluster: shepherd, user: shepherd}
-current-context: shepherd
-users:
-- name: shepherd
-  user: {}
-`, url)
-	if err := os.WriteFile(kc, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	kc := apiservertest.Kubeconfig(t, url)
 	return &kubectlEnv{t: t, bin: bin, kubeconfig: kc, client: client}
 }
 

@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/shepherd-lab/shepherd/apiserver/apiservertest"
 	"github.com/shepherd-lab/shepherd/kubelet/kubelettest"
 	"github.com/shepherd-lab/shepherd/runtime/container"
 	"github.com/shepherd-lab/shepherd/runtime/image/imagetest"
@@ -40,7 +41,7 @@ func TestKubeletRunsPodsForKubectl(t *testing.T) {
 		"--etcd-listen-client-url", etcdURL, "--etcd-listen-peer-url", fmt.Sprintf("http://127.0.0.1:%d", freePort(t)))
 	c := waitReady(t, api, url)
 	startScheduler(t, etcdURL, "s1")
-	k := &kubectlEnv{t: t, bin: kubectlBin, kubeconfig: writeKubeconfig(t, url), client: c}
+	k := &kubectlEnv{t: t, bin: kubectlBin, kubeconfig: apiservertest.Kubeconfig(t, url), client: c}
 
 	root := t.TempDir()
 	archive := filepath.Join(t.TempDir(), "busybox.tar")
@@ -117,15 +118,6 @@ func TestKubeletRunsPodsForKubectl(t *testing.T) {
 	if syscall.Kill(pid, 0) == nil {
 		t.Errorf("container process %d alive after kubectl delete returned", pid)
 	}
-}
-
-func writeKubeconfig(t *testing.T, url string) string {
-	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	config := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: s\n  cluster: {server: %q}\ncontexts:\n- name: s\n  context: {cluster: s, user: u}\ncurrent-context: s\nusers:\n- name: u\n  user: {}\n", url)
-	if err := os.WriteFile(kc, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return kc
 }
 
 func containerPid(t *testing.T, root, id string) int {

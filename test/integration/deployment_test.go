@@ -3,7 +3,6 @@ package integration
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/shepherd-lab/shepherd/apiserver/apiservertest"
 	"github.com/shepherd-lab/shepherd/controller/deployment"
 )
 
@@ -91,24 +91,8 @@ func rolloutKubectl(t *testing.T, url string) func(args ...string) (string, erro
 	if err != nil {
 		t.Skip("kubectl is not on PATH")
 	}
-	dir := t.TempDir()
-	kc := filepath.Join(dir, "kubeconfig")
-	config := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: shepherd
-  cluster: {server: %q}
-contexts:
-- name: shepherd
-  context: {cluster: shepherd, user: shepherd, namespace: default}
-current-context: shepherd
-users:
-- name: shepherd
-  user: {}
-`, url)
-	if err := os.WriteFile(kc, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	kc := apiservertest.Kubeconfig(t, url)
+	dir := filepath.Dir(kc)
 	return func(args ...string) (string, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

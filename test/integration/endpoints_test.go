@@ -440,11 +440,7 @@ func TestEndpointsOfHollowPodsInKubectl(t *testing.T) {
 		want = append(want, a.IP+":8080")
 	}
 
-	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	config := fmt.Sprintf("apiVersion: v1\nkind: Config\nclusters:\n- name: s\n  cluster: {server: %q}\ncontexts:\n- name: s\n  context: {cluster: s, user: u}\ncurrent-context: s\nusers:\n- name: u\n  user: {}\n", srv.URL)
-	if err := os.WriteFile(kc, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	kc := apiservertest.Kubeconfig(t, srv.URL)
 	cmd := exec.CommandContext(ctx, bin, "get", "endpoints", "hollow")
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+kc, "HOME="+filepath.Dir(kc))
 	var out, errOut bytes.Buffer

@@ -326,7 +326,7 @@ func TestGarbageCollectorKubectlCascade(t *testing.T) {
 	srv, ctx := apiservertest.Start(t), testCtx(t)
 	runLifecycleControllers(t, srv)
 	cs := srv.Client
-	kc := writeTestKubeconfig(t, srv.URL)
+	kc := apiservertest.Kubeconfig(t, srv.URL)
 	run := func(args ...string) {
 		t.Helper()
 		cmd := exec.CommandContext(ctx, kubectl, args...)
@@ -359,30 +359,6 @@ func TestGarbageCollectorKubectlCascade(t *testing.T) {
 		}
 		expectOrphanedPods(t, ctx, cs, c)
 	})
-}
-
-// writeTestKubeconfig writes a kubeconfig for the server at url.
-func writeTestKubeconfig(t *testing.T, url string) string {
-	t.Helper()
-	kc := filepath.Join(t.TempDir(), "kubeconfig")
-	config := fmt.Sprintf(`apiVersion: v1
-kind: Config
-clusters:
-- name: shepherd
-  cluster:
-    server: %s
-contexts:
-- name: shepherd
-  context: {cluster: shepherd, user: shepherd}
-current-context: shepherd
-users:
-- name: shepherd
-  user: {}
-`, url)
-	if err := os.WriteFile(kc, []byte(config), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return kc
 }
 
 func hasString(list []string, s string) bool {

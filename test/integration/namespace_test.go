@@ -75,7 +75,7 @@ func TestNamespaceDeletionRemovesContent(t *testing.T) {
 	}
 
 	if kubectl, err := exec.LookPath("kubectl"); err == nil {
-		kc := writeTestKubeconfig(t, srv.URL)
+		kc := apiservertest.Kubeconfig(t, srv.URL)
 		cmd := exec.CommandContext(ctx, kubectl, "get", "ns", "-o", "name")
 		cmd.Env = append(os.Environ(), "KUBECONFIG="+kc, "HOME="+filepath.Dir(kc))
 		out, err := cmd.CombinedOutput()
