@@ -54,6 +54,15 @@ through watches and writes with compare-and-swap transactions. With --leader-ele
 			if err := cli.CheckLoopback("--bind-address", bindAddress); err != nil {
 				return err
 			}
+			if err := manager.CheckControllers(o.Controllers); err != nil {
+				return err
+			}
+			if o.NodeEvictionRate <= 0 {
+				return fmt.Errorf("--node-eviction-rate %v: must be positive", o.NodeEvictionRate)
+			}
+			if o.NodeMonitorGracePeriod <= 0 {
+				return fmt.Errorf("--node-monitor-grace-period %s: must be positive", o.NodeMonitorGracePeriod)
+			}
 			if o.LeaderElect && o.LeaseDuration < 2*time.Second {
 				return fmt.Errorf("--leader-elect-lease-duration %s: must be at least 2s", o.LeaseDuration)
 			}

@@ -89,6 +89,17 @@ func Enabled(list []string, name string) bool {
 	return on
 }
 
+// CheckControllers checks a --controllers list names known controllers.
+func CheckControllers(list []string) error {
+	for _, c := range list {
+		name := strings.TrimPrefix(c, "-")
+		if name != "*" && !slices.Contains(Names, name) {
+			return fmt.Errorf("--controllers: unknown controller %q (known: %s)", name, strings.Join(Names, ", "))
+		}
+	}
+	return nil
+}
+
 // ErrLeadershipLost ends Run when another copy took over: the process
 // should exit and be restarted as a standby, as kube-controller-manager.
 var ErrLeadershipLost = errors.New("leader election lost")
@@ -106,11 +117,8 @@ func New(opts Options) (*Manager, error) {
 	if opts.Store == nil {
 		return nil, errors.New("manager: Store is required")
 	}
-	for _, c := range opts.Controllers {
-		name := strings.TrimPrefix(c, "-")
-		if name != "*" && !slices.Contains(Names, name) {
-			return nil, fmt.Errorf("--controllers: unknown controller %q (known: %s)", name, strings.Join(Names, ", "))
-		}
+	if err := CheckControllers(opts.Controllers); err != nil {
+		return nil, err
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
