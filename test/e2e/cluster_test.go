@@ -79,6 +79,10 @@ func (cl *cluster) restart(which string) {
 	switch which {
 	case "apiserver":
 		cl.api.kill(syscall.SIGKILL)
+		// Down for longer than the leaders' renew deadline (etcd is embedded
+		// in it): the scheduler and controller-manager lose leadership and
+		// exit, and come back through supervise, as under systemd.
+		time.Sleep(4 * time.Second)
 		cl.api = start(cl.t, binary("shepherd-apiserver"), cl.apiArgs...)
 		cl.c = waitReady(cl.t, cl.api, cl.url)
 		cl.k.client = cl.c
@@ -140,9 +144,27 @@ func (cl *cluster) webPods(ctx context.Context) []corev1.Pod {
 	return out
 }
 
+// supervise restarts the scheduler, controller-manager or kubelet if it
+// has exited, as systemd's Restart=always does in a lab: a leader that
+// cannot renew its lease (etcd, embedded in the apiserver, is down while
+// the apiserver restarts) exits by design so a restart stands by.
+func (cl *cluster) supervise() {
+	for _, c := range []struct {
+		p    **process
+		bin  string
+		args []string
+	}{{&cl.sched, "shepherd-scheduler", cl.schedArgs}, {&cl.cm, "shepherd-controller-manager", cl.cmArgs}, {&cl.node, "shepherd-kubelet", cl.kubeletArgs}} {
+		if done, code := (*c.p).exited(); done {
+			cl.t.Logf("%s exited (%d); restarting it", c.bin, code)
+			*c.p = start(cl.t, binary(c.bin), c.args...)
+		}
+	}
+}
+
 // settled: exactly n pods, all Running and ready, none terminating, and
 // the deployment reports them.
 func (cl *cluster) settled(ctx context.Context, n int) bool {
+	cl.supervise()
 	list, err := cl.c.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=web"})
 	if err != nil || len(list.Items) != n {
 		return false
