@@ -8,7 +8,7 @@ LDFLAGS  := -X github.com/shepherd-lab/shepherd/internal/version.GitCommit=$(COM
 # go test's per-package limit; the whole suite stays well inside CI's.
 TEST_TIMEOUT ?= 25m
 
-.PHONY: all build test test-vm run lint bench test-image clean
+.PHONY: all build deps test test-vm run lint bench test-image clean
 
 all: build
 
@@ -16,16 +16,24 @@ all: build
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/...
 
+## deps: install what make run and make test need from Debian (as root), or name what is missing (hack/deps.sh lists it)
+deps:
+	./hack/deps.sh all
+
 ## test: the whole test suite (unit, integration, e2e); root-only tests skip with a reason when not root
 test:
+	./hack/deps.sh test
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 
 ## test-vm: the runtime's cgroup v2 tests inside a qemu VM (needs qemu-system-x86 and a linux-image-cloud-amd64 kernel)
 test-vm:
+	./hack/deps.sh test
 	$(GO) test -count=1 -v ./test/vm/
 
 ## run: build, then start a single-node cluster in the foreground (Ctrl-C stops it)
-run: build
+run:
+	./hack/deps.sh run
+	$(MAKE) build
 	./hack/run.sh
 
 ## lint: gofmt and go vet
