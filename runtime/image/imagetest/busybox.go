@@ -25,7 +25,7 @@ const BusyboxPath = "/bin/busybox"
 var busyboxApplets = []string{
 	"[", "[[", "ash", "awk", "basename", "cat", "chmod", "chown", "cp", "cut",
 	"date", "dd", "df", "dirname", "du", "echo", "env", "expr", "false", "find",
-	"free", "grep", "head", "hostname", "id", "ip", "kill", "ln", "ls", "mkdir",
+	"free", "grep", "head", "hostname", "httpd", "id", "ip", "kill", "ln", "ls", "mkdir",
 	"mktemp", "mount", "mv", "nc", "nproc", "nslookup", "ping", "printf", "ps",
 	"pwd", "readlink", "realpath", "rm", "rmdir", "sed", "seq", "sh",
 	"sha256sum", "sleep", "sort", "stat", "sync", "tail", "tee", "test",
@@ -42,24 +42,34 @@ var busybox struct {
 }
 
 // BusyboxImage returns a single-layer image made from the host's static
-// busybox: /bin/busybox, a /bin symlink per common applet (sh, ls, cat,
-// sleep, nc, wget, ...), /etc/passwd and /etc/group with root and nobody,
-// and empty /dev, /proc, /sys, /tmp (1777), /root, /var. Its Cmd is ["sh"].
-// Every time is fixed, so its digest depends only on the busybox binary.
-// It fails if busybox is missing or dynamically linked.
+// busybox at BusyboxPath: /bin/busybox, a /bin symlink per common applet
+// (sh, ls, cat, sleep, nc, wget, ...), /etc/passwd and /etc/group with root
+// and nobody, and empty /dev, /proc, /sys, /tmp (1777), /root, /var. Its
+// Cmd is ["sh"]. Every time is fixed, so its digest depends only on the
+// busybox binary. It fails if busybox is missing or dynamically linked.
 func BusyboxImage() (v1.Image, error) {
 	busybox.mu.Lock()
 	defer busybox.mu.Unlock()
 	if busybox.img != nil {
 		return busybox.img, nil
 	}
-	bin, err := os.ReadFile(BusyboxPath)
+	img, err := BusyboxImageFrom(BusyboxPath)
+	if err != nil {
+		return nil, err
+	}
+	busybox.img = img
+	return img, nil
+}
+
+// BusyboxImageFrom is BusyboxImage with busybox taken from path.
+func BusyboxImageFrom(path string) (v1.Image, error) {
+	bin, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("busybox image: %w (install Debian's busybox-static)", err)
 	}
 	arch, err := staticELFArch(bin)
 	if err != nil {
-		return nil, fmt.Errorf("busybox image: %s: %w (install Debian's busybox-static)", BusyboxPath, err)
+		return nil, fmt.Errorf("busybox image: %s: %w (install Debian's busybox-static)", path, err)
 	}
 	tarBytes, err := busyboxTar(bin)
 	if err != nil {
@@ -87,7 +97,6 @@ func BusyboxImage() (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("busybox image: %w", err)
 	}
-	busybox.img = img
 	return img, nil
 }
 
