@@ -52,7 +52,7 @@ an embedded etcd in --data-dir by default, or the cluster --etcd-servers names.`
 	fs.StringVar(&o.BindAddress, "bind-address", o.BindAddress, "Address to serve the API on (loopback only until authentication exists).")
 	fs.IntVar(&o.Port, "port", o.Port, "Port to serve the API on.")
 	fs.StringVar(&etcdServers, "etcd-servers", "", "Comma-separated etcd client URLs of an external cluster; when empty an embedded etcd runs in --data-dir.")
-	fs.StringVar(&o.DataDir, "data-dir", o.DataDir, "Directory of the embedded etcd's data.")
+	cli.PathVar(fs, &o.DataDir, "data-dir", o.DataDir, "Directory of the embedded etcd's data.")
 	fs.StringVar(&o.EtcdListenClientURL, "etcd-listen-client-url", o.EtcdListenClientURL, "Client URL the embedded etcd listens on.")
 	fs.StringVar(&o.EtcdListenPeerURL, "etcd-listen-peer-url", o.EtcdListenPeerURL, "Peer URL the embedded etcd listens on.")
 	fs.DurationVar(&o.EtcdCompactionInterval, "etcd-compaction-interval", o.EtcdCompactionInterval, "How often etcd history is compacted, keeping that much history; 0 disables compaction.")

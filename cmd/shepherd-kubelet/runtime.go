@@ -27,10 +27,10 @@ type options struct {
 }
 
 func (o *options) addFlags(fs *pflag.FlagSet) {
-	fs.StringVar(&o.rootDir, "root-dir", "/var/lib/shepherd/kubelet", "Directory for the kubelet's state: images/ (the image store) and runtime/ (containers).")
+	cli.PathVar(fs, &o.rootDir, "root-dir", "/var/lib/shepherd/kubelet", "Directory for the kubelet's state: images/ (the image store) and runtime/ (containers).")
 	fs.StringVar(&o.cgroupRoot, "cgroup-root", "shepherd", "Cgroup (relative to the cgroup v2 mount) under which containers' cgroups are made.")
 	fs.StringSliceVar(&o.insecure, "insecure-registry", nil, "Registry hosts (host:port) that may be reached over plain HTTP.")
-	fs.StringVar(&o.authFile, "registry-auth-file", "", "Docker config.json with registry credentials.")
+	cli.PathVar(fs, &o.authFile, "registry-auth-file", "", "Docker config.json with registry credentials.")
 	o.logs.AddFlags(fs)
 }
 
