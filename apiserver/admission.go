@@ -2,68 +2,88 @@ package apiserver
 
 import (
 	"context"
-	"fmt"
+	"errors"
+	"log/slog"
 	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/equality"
 
+	"github.com/shepherd-lab/shepherd/admission"
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/storage"
 )
 
-// immortalNamespaces may never be deleted, as in Kubernetes.
-var immortalNamespaces = map[string]bool{
-	metav1NamespaceDefault: true, "kube-system": true, "kube-public": true,
+// newAdmission returns the server's admission, reading the cluster from
+// its watch caches: a namespace deleted through this server lately is
+// read from etcd instead (the cache may still show it Active), as
+// Kubernetes' NamespaceLifecycle does.
+func (s *Server) newAdmission() *admission.Admission {
+	return admission.New(admission.NewCluster(admission.Sources{
+		CachedNamespace: func(name string) (*corev1.Namespace, bool) {
+			if s.deletedNamespaces.has(name) {
+				return nil, false
+			}
+			e := s.caches[api.Namespaces].Peek("", name)
+			if e == nil {
+				return nil, false
+			}
+			return e.Object.(*corev1.Namespace), true
+		},
+		Store: s.store,
+		SettingsConfigMap: func() *corev1.ConfigMap {
+			if e := s.caches[api.ConfigMaps].Peek(admission.SettingsNamespace, admission.SettingsName); e != nil {
+				return e.Object.(*corev1.ConfigMap)
+			}
+			return nil
+		},
+		Log: s.log,
+	}))
 }
 
-const metav1NamespaceDefault = "default"
-
-// admitCreate applies the namespace lifecycle rule to a create of a
-// namespaced object: its namespace must exist and, except for events, must
-// not be terminating.
-func (s *Server) admitCreate(ctx context.Context, res *api.Resource, namespace, name string) error {
-	if !res.Namespaced {
+// writeAdmissionSettings stores the settings from this apiserver's flags,
+// which every component's admission follows. Different settings found
+// there (an edit, or another apiserver's flags) are replaced, and logged.
+func writeAdmissionSettings(ctx context.Context, store *storage.Store, adm *admission.Admission, settings admission.Settings, log *slog.Logger) error {
+	want := settings.ConfigMap()
+	cms := storage.NewTyped[*corev1.ConfigMap](store, api.ConfigMaps.Storage)
+	for {
+		cur, err := cms.Get(ctx, admission.SettingsNamespace, admission.SettingsName)
+		if storage.IsNotFound(err) {
+			obj := want.DeepCopy()
+			if err := adm.Create(ctx, api.ConfigMaps, obj); err != nil {
+				return err
+			}
+			if err := cms.Create(ctx, obj); errors.Is(err, storage.ErrAlreadyExists) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if equality.Semantic.DeepEqual(cur.Data, want.Data) && equality.Semantic.DeepEqual(cur.Annotations, want.Annotations) && cur.BinaryData == nil {
+			return nil
+		}
+		next := cur.DeepCopy()
+		next.Data, next.Annotations, next.BinaryData = want.Data, want.Annotations, nil
+		if err := adm.Update(ctx, api.ConfigMaps, next, cur); err != nil {
+			return err
+		}
+		if err := cms.Update(ctx, cur, next); storage.IsConflict(err) {
+			continue
+		} else if err != nil {
+			return err
+		}
+		if !equality.Semantic.DeepEqual(cur.Data, want.Data) {
+			log.Info("admission settings replaced by this apiserver's flags",
+				"configmap", admission.SettingsNamespace+"/"+admission.SettingsName, "was", cur.Data, "now", want.Data)
+		}
 		return nil
 	}
-	ns, err := s.namespace(ctx, namespace)
-	if err != nil {
-		return err
-	}
-	if res != api.Events && (ns.DeletionTimestamp != nil || ns.Status.Phase == corev1.NamespaceTerminating) {
-		return apierrors.NewForbidden(res.GroupResource(), name,
-			fmt.Errorf("unable to create new content in namespace %s because it is being terminated", namespace))
-	}
-	return nil
-}
-
-// namespace returns a namespace from the watch cache, or from etcd when the
-// cache has not seen it yet (it may have been created an instant ago) or
-// it was deleted lately (the cache may still show it Active), as
-// Kubernetes' NamespaceLifecycle admission does.
-func (s *Server) namespace(ctx context.Context, name string) (*corev1.Namespace, error) {
-	if !s.deletedNamespaces.has(name) {
-		if entry, _, err := s.caches[api.Namespaces].Get(ctx, "", name, 0); err == nil && entry != nil {
-			return entry.Object.(*corev1.Namespace), nil
-		}
-	}
-	obj, err := s.store.Get(ctx, api.Namespaces.Storage, "", name)
-	if err != nil {
-		if storage.IsNotFound(err) {
-			return nil, apierrors.NewNotFound(api.Namespaces.GroupResource(), name)
-		}
-		return nil, storageError(err, api.Namespaces, name)
-	}
-	return obj.(*corev1.Namespace), nil
-}
-
-// admitDelete refuses to delete the namespaces Kubernetes keeps forever.
-func admitDelete(res *api.Resource, name string) error {
-	if res == api.Namespaces && immortalNamespaces[name] {
-		return apierrors.NewForbidden(res.GroupResource(), name, fmt.Errorf("this namespace may not be deleted"))
-	}
-	return nil
 }
 
 // recentNames remembers names for recentNamesTTL.

@@ -54,11 +54,7 @@ func (s *Server) createObject(ctx context.Context, res *api.Resource, obj runtim
 	if err != nil {
 		return nil, apierrors.NewBadRequest(err.Error())
 	}
-	if err := s.admitCreate(ctx, res, m.GetNamespace(), m.GetName()); err != nil {
-		return nil, err
-	}
-	s.tolerations.admit(res, obj)
-	if err := res.BeforeCreate(obj); err != nil {
+	if err := s.admission.Create(ctx, res, obj); err != nil {
 		return nil, err
 	}
 	if o.manager != "" {

@@ -31,9 +31,6 @@ func (s *Server) delete(w http.ResponseWriter, r *http.Request, res *api.Resourc
 		// may not have seen it turn Terminating yet.
 		s.deletedNamespaces.add(info.Name)
 	}
-	if err := admitDelete(res, info.Name); err != nil {
-		return err
-	}
 	out, removed, err := s.deleteObject(r.Context(), res, info.Namespace, info.Name, opts)
 	if err != nil {
 		return err
@@ -126,6 +123,9 @@ func (s *Server) deleteObject(ctx context.Context, res *api.Resource, namespace,
 		}
 		if err := pre.Check(res.Storage.Key(namespace, name), cur); err != nil {
 			return nil, false, storageError(err, res, name)
+		}
+		if err := s.admission.Delete(ctx, res, namespace, name, cur); err != nil {
+			return nil, false, err
 		}
 		m, _ := meta.Accessor(cur)
 		uid, rv := m.GetUID(), m.GetResourceVersion()

@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/shepherd-lab/shepherd/admission"
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/storage"
 	"github.com/shepherd-lab/shepherd/storage/embedded"
@@ -42,13 +43,11 @@ type Options struct {
 	// WatchCacheSize is how many recent changes each resource's watch
 	// cache keeps for watchers resuming from an older resourceVersion.
 	WatchCacheSize int
-	// DefaultNotReadyTolerationSeconds and
-	// DefaultUnreachableTolerationSeconds are the tolerationSeconds of the
-	// NoExecute tolerations for the not-ready and unreachable taints added
-	// to every pod that has none (DefaultTolerationSeconds admission).
-	DefaultNotReadyTolerationSeconds    int
-	DefaultUnreachableTolerationSeconds int
-	Logger                              *slog.Logger
+	// Admission are the cluster-wide admission settings (the
+	// DefaultTolerationSeconds flags): written to etcd at start, where
+	// every component's admission reads them.
+	Admission admission.Settings
+	Logger    *slog.Logger
 }
 
 // DefaultOptions are the settings of a plain `shepherd-apiserver`.
@@ -64,9 +63,7 @@ func DefaultOptions() Options {
 		ServiceNodePortRange:   "30000-32767",
 		EventTTL:               time.Hour,
 		WatchCacheSize:         10000,
-
-		DefaultNotReadyTolerationSeconds:    DefaultTolerationSeconds,
-		DefaultUnreachableTolerationSeconds: DefaultTolerationSeconds,
+		Admission:              admission.DefaultSettings(),
 	}
 }
 
@@ -96,6 +93,9 @@ func Run(ctx context.Context, o Options, ready func(Serving)) error {
 	portBase, portSize, err := parsePortRange(o.ServiceNodePortRange)
 	if err != nil {
 		return fmt.Errorf("--service-node-port-range: %w", err)
+	}
+	if err := o.Admission.Validate(); err != nil {
+		return fmt.Errorf("--%w", err)
 	}
 
 	endpoints := o.EtcdServers
@@ -131,9 +131,6 @@ func Run(ctx context.Context, o Options, ready func(Serving)) error {
 		EventTTL:              o.EventTTL,
 		WatchCacheSize:        o.WatchCacheSize,
 		Logger:                log,
-
-		DefaultNotReadyTolerationSeconds:    int64(o.DefaultNotReadyTolerationSeconds),
-		DefaultUnreachableTolerationSeconds: int64(o.DefaultUnreachableTolerationSeconds),
 	}, store, m)
 	if err != nil {
 		return err
@@ -141,10 +138,13 @@ func Run(ctx context.Context, o Options, ready func(Serving)) error {
 	runCtx, stopBackground := context.WithCancel(ctx)
 	defer srv.wait()
 	defer stopBackground()
-	// The namespaces every cluster has exist before the caches list, so
-	// the first requests see them.
-	if err := bootstrapNamespaces(ctx, store); err != nil {
+	// The namespaces every cluster has and the admission settings exist
+	// before the caches list, so the first requests see them.
+	if err := bootstrapNamespaces(ctx, store, srv.admission); err != nil {
 		return err
+	}
+	if err := writeAdmissionSettings(ctx, store, srv.admission, o.Admission, log); err != nil {
+		return fmt.Errorf("admission settings: %w", err)
 	}
 	srv.start(runCtx)
 	if o.EtcdCompactionInterval > 0 {
@@ -192,10 +192,10 @@ func Run(ctx context.Context, o Options, ready func(Serving)) error {
 }
 
 // bootstrapNamespaces creates the namespaces every cluster has.
-func bootstrapNamespaces(ctx context.Context, store *storage.Store) error {
+func bootstrapNamespaces(ctx context.Context, store *storage.Store, adm *admission.Admission) error {
 	for _, name := range []string{"default", "kube-system", "kube-public", "kube-node-lease"} {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
-		if err := api.Namespaces.BeforeCreate(ns); err != nil {
+		if err := adm.Create(ctx, api.Namespaces, ns); err != nil {
 			return err
 		}
 		if err := store.Create(ctx, api.Namespaces.Storage, ns); err != nil && !errors.Is(err, storage.ErrAlreadyExists) {

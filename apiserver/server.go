@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
+	"github.com/shepherd-lab/shepherd/admission"
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/events"
 	"github.com/shepherd-lab/shepherd/storage"
@@ -31,9 +32,6 @@ type Config struct {
 	// WatchCacheSize is the history each watch cache keeps.
 	WatchCacheSize int
 	Logger         *slog.Logger
-	// DefaultNotReadyTolerationSeconds and
-	// DefaultUnreachableTolerationSeconds: see Options.
-	DefaultNotReadyTolerationSeconds, DefaultUnreachableTolerationSeconds int64
 }
 
 // Server is the API server's HTTP handler and the state behind it.
@@ -51,7 +49,7 @@ type Server struct {
 	// deletedNamespaces are namespaces deleted through this server
 	// lately, for which admission reads etcd, not the watch cache.
 	deletedNamespaces recentNames
-	tolerations       tolerationDefaults
+	admission         *admission.Admission
 
 	wg sync.WaitGroup // the server's own goroutines
 }
@@ -77,10 +75,9 @@ func newServer(cfg Config, store *storage.Store, m *metrics) (*Server, error) {
 		caches:    map[*api.Resource]*watchcache.Cache{},
 		ips:       ips,
 		ports:     ports,
-
-		tolerations: tolerationDefaults{notReady: cfg.DefaultNotReadyTolerationSeconds, unreachable: cfg.DefaultUnreachableTolerationSeconds},
 	}
-	s.events = eventRecorder{events.NewRecorder(store, eventComponent, cfg.EventTTL, log)}
+	s.admission = s.newAdmission()
+	s.events = eventRecorder{events.NewRecorder(store, s.admission, eventComponent, cfg.EventTTL, log)}
 	s.fields = map[*api.Resource]*fieldManagers{}
 	tc := newTypeConverter()
 	for _, r := range s.resources {

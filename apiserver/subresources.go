@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/shepherd-lab/shepherd/admission"
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/api/validation"
 )
@@ -41,6 +42,9 @@ func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, info reque
 	}
 	if errs := validation.ValidatePodBinding(b); len(errs) > 0 {
 		return apierrors.NewInvalid(gvk.GroupKind(), b.Name, errs)
+	}
+	if err := s.admission.Admit(r.Context(), admission.Binding(b, info.Namespace)); err != nil {
+		return err
 	}
 	_, err = s.store.GuaranteedUpdate(r.Context(), api.Pods.Storage, info.Namespace, info.Name, func(cur runtime.Object) (runtime.Object, error) {
 		pod := cur.(*corev1.Pod)

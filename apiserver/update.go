@@ -93,9 +93,9 @@ func (s *Server) updateObject(ctx context.Context, res *api.Resource, u updateRe
 			}
 			m.SetResourceVersion(om.GetResourceVersion())
 			if u.status {
-				err = res.BeforeStatusUpdate(next, cur)
+				err = s.admission.UpdateStatus(ctx, res, next, cur)
 			} else {
-				err = res.BeforeUpdate(next, cur)
+				err = s.admission.Update(ctx, res, next, cur)
 			}
 			if err != nil {
 				return nil, err

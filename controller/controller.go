@@ -21,10 +21,10 @@ import (
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/shepherd-lab/shepherd/admission"
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/events"
 	"github.com/shepherd-lab/shepherd/storage"
@@ -52,10 +52,10 @@ type Context struct {
 	// Fence is passed to every write: it fails once this process no
 	// longer leads (nil without leader election).
 	Fence []storage.WriteOption
-	// AdmitPod applies to a pod a controller creates in storage what the
-	// apiserver's admission applies to pods created through the API (the
-	// default not-ready and unreachable tolerations); nil: nothing.
-	AdmitPod func(*corev1.Pod)
+	// Admission prepares every object a controller writes, as the
+	// apiserver's handlers do theirs: Create, Update, UpdateStatus and
+	// Delete before each storage write.
+	Admission *admission.Admission
 }
 
 // NewQueue makes a queue for the named controller.

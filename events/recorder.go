@@ -16,10 +16,12 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/shepherd-lab/shepherd/admission"
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/storage"
 )
@@ -42,6 +44,7 @@ const (
 // Recorder queues events and writes them in batches (see Run).
 type Recorder struct {
 	store     *storage.Store
+	admission *admission.Admission
 	leases    *storage.LeasePool
 	queue     chan *corev1.Event
 	log       *slog.Logger
@@ -52,14 +55,17 @@ type Recorder struct {
 }
 
 // NewRecorder returns a recorder whose events name component as their
-// source. A ttl of 0 means DefaultTTL.
-func NewRecorder(store *storage.Store, component string, ttl time.Duration, log *slog.Logger) *Recorder {
+// source, admitted by adm as any object a component writes (an event about
+// an object in a namespace being deleted is refused, and dropped). A ttl
+// of 0 means DefaultTTL.
+func NewRecorder(store *storage.Store, adm *admission.Admission, component string, ttl time.Duration, log *slog.Logger) *Recorder {
 	if ttl <= 0 {
 		ttl = DefaultTTL
 	}
 	host, _ := os.Hostname()
 	return &Recorder{
 		store:     store,
+		admission: adm,
 		leases:    store.NewLeasePool(ttl),
 		queue:     make(chan *corev1.Event, queueSize),
 		log:       log,
@@ -168,11 +174,18 @@ func (r *Recorder) Run(ctx context.Context) {
 func (r *Recorder) write(ctx context.Context, batch []*corev1.Event) error {
 	objs := make([]runtime.Object, 0, len(batch))
 	for _, ev := range batch {
-		if err := api.Events.BeforeCreate(ev); err != nil {
-			r.log.Warn("dropping invalid event", "reason", ev.Reason, "err", err)
+		if err := r.admission.Create(ctx, api.Events, ev); err != nil {
+			level := slog.LevelWarn
+			if apierrors.IsForbidden(err) || apierrors.IsNotFound(err) || ctx.Err() != nil {
+				level = slog.LevelDebug // its namespace is going or gone, or we are stopping
+			}
+			r.log.Log(ctx, level, "dropping event", "reason", ev.Reason, "namespace", ev.Namespace, "err", err)
 			continue
 		}
 		objs = append(objs, ev)
+	}
+	if len(objs) == 0 {
+		return nil
 	}
 	lease, err := r.Lease(ctx)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/shepherd-lab/shepherd/admission/admissiontest"
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/events"
 	"github.com/shepherd-lab/shepherd/storage"
@@ -30,7 +31,19 @@ func setup(t *testing.T, ttl time.Duration) (s *storage.Store, ctx context.Conte
 	s = storagetest.NewStore(t, api.Scheme)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
-	rec = events.NewRecorder(s, "test-scheduler", ttl, log)
+	for _, ns := range []string{"default", "team", "leaving"} {
+		obj := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}
+		if err := api.Namespaces.BeforeCreate(obj); err != nil {
+			t.Fatal(err)
+		}
+		if ns == "leaving" {
+			obj.Status.Phase = corev1.NamespaceTerminating
+		}
+		if err := s.Create(ctx, api.Namespaces.Storage, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rec = events.NewRecorder(s, admissiontest.Follow(t, s), "test-scheduler", ttl, log)
 	run = func() {
 		rctx, stop := context.WithCancel(context.Background())
 		done := make(chan struct{})
@@ -167,6 +180,22 @@ func TestRecorderWritesEvents(t *testing.T) {
 // holds, all arrive, written in a few transactions of at most 100 events
 // (etcd refuses transactions of over 128 operations) rather than one per
 // event.
+// Events pass admission as every write does: one about an object in a
+// namespace being deleted is refused and dropped, the others of its batch
+// are written.
+func TestRecorderDropsEventsInTerminatingNamespaces(t *testing.T) {
+	s, ctx, rec, run := setup(t, 0)
+	run()
+	rec.Record(api.Pods, testPod("leaving", "web-0"), corev1.EventTypeNormal, "Killing", "stopping")
+	rec.Record(api.Pods, testPod("team", "web-1"), corev1.EventTypeNormal, "Started", "started")
+	awaitEvents(t, ctx, s, 1)
+	time.Sleep(300 * time.Millisecond) // past a batch: nothing more comes
+	evs := listEvents(t, ctx, s)
+	if len(evs) != 1 || evs[0].Namespace != "team" {
+		t.Fatalf("stored %d events %v, want only team's", len(evs), evs)
+	}
+}
+
 func TestRecorderWritesBurst(t *testing.T) {
 	s, ctx, rec, run := setup(t, 0)
 	const n = 250

@@ -620,7 +620,7 @@ func (w *podWorker) terminate(ctx context.Context, pod *corev1.Pod, gone bool) b
 	if pod == nil || gone {
 		return true
 	}
-	if err := removePod(ctx, w.k.cfg.Store, pod); err != nil {
+	if err := removePod(ctx, w.k.cfg.Store, w.k.cfg.Admission, pod); err != nil {
 		w.log.Warn("remove pod", "pod", pod.Namespace+"/"+pod.Name, "err", err)
 		return false
 	}

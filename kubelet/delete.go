@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/shepherd-lab/shepherd/admission"
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/storage"
 )
@@ -17,7 +18,7 @@ import (
 // deletionGracePeriodSeconds 0 and stays until they are removed (the
 // write that removes the last one deletes it). A pod replaced under the
 // same name, or already gone, is left alone.
-func removePod(ctx context.Context, store *storage.Store, pod *corev1.Pod) error {
+func removePod(ctx context.Context, store *storage.Store, adm *admission.Admission, pod *corev1.Pod) error {
 	pods := storage.NewTyped[*corev1.Pod](store, api.Pods.Storage)
 	uid := pod.UID
 	for {
@@ -30,6 +31,9 @@ func removePod(ctx context.Context, store *storage.Store, pod *corev1.Pod) error
 		}
 		if cur.UID != uid {
 			return nil
+		}
+		if err := adm.Delete(ctx, api.Pods, cur.Namespace, cur.Name, cur); err != nil {
+			return err
 		}
 		rv := cur.ResourceVersion
 		if len(cur.Finalizers) == 0 {

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 
+	"github.com/shepherd-lab/shepherd/admission"
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/storage"
 	"github.com/shepherd-lab/shepherd/storage/informer"
@@ -24,10 +25,11 @@ import (
 // "containers" exit immediately). It is for scale tests that simulate
 // many nodes in one process, as Kubernetes' kubemark does.
 type HollowPods struct {
-	Store  *storage.Store
-	Node   string
-	HostIP string
-	Log    *slog.Logger
+	Store     *storage.Store
+	Admission *admission.Admission
+	Node      string
+	HostIP    string
+	Log       *slog.Logger
 
 	mu      sync.Mutex
 	pending map[[2]string]bool // namespace, name queued for a sync
@@ -104,7 +106,7 @@ func (h *HollowPods) Run(ctx context.Context) {
 func (h *HollowPods) sync(ctx context.Context, pod *corev1.Pod) error {
 	pods := storage.NewTyped[*corev1.Pod](h.Store, api.Pods.Storage)
 	if pod.DeletionTimestamp != nil {
-		return removePod(ctx, h.Store, pod)
+		return removePod(ctx, h.Store, h.Admission, pod)
 	}
 	if pod.Status.Phase == corev1.PodRunning {
 		return nil
@@ -115,7 +117,7 @@ func (h *HollowPods) sync(ctx context.Context, pod *corev1.Pod) error {
 		}
 		next := cur.DeepCopy()
 		runningStatus(next, h.HostIP, metav1.Now())
-		return next, nil
+		return next, h.Admission.UpdateStatus(ctx, api.Pods, next, cur)
 	})
 	return err
 }
@@ -168,7 +170,7 @@ func RunHollowNode(ctx context.Context, cfg NodeConfig) error {
 	if ip == "" {
 		ip = FirstIPv4()
 	}
-	pods := &HollowPods{Store: cfg.Store, Node: cfg.Name, HostIP: ip, Log: agent.log}
+	pods := &HollowPods{Store: cfg.Store, Admission: cfg.Admission, Node: cfg.Name, HostIP: ip, Log: agent.log}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup

@@ -99,7 +99,7 @@ func New(cfg Config) (*Kubelet, error) {
 	k.metrics = newMetrics(k.registry, cfg.Name)
 	k.metrics.runningState = k.runningState
 	k.metrics.cadvisor.MustRegister(cadvisorCollector{rt: cfg.Runtime})
-	k.events = events.NewRecorder(cfg.Store, "kubelet", 0, k.log)
+	k.events = events.NewRecorder(cfg.Store, cfg.Admission, "kubelet", 0, k.log)
 	k.pods = newPodManager(k)
 	return k, nil
 }

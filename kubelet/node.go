@@ -22,6 +22,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/shepherd-lab/shepherd/admission"
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/runtime/cgroups"
 	"github.com/shepherd-lab/shepherd/storage"
@@ -42,6 +43,10 @@ const ConditionCgroupLimits corev1.NodeConditionType = "CgroupLimitsEnforced"
 // NodeConfig configures a NodeAgent.
 type NodeConfig struct {
 	Store *storage.Store
+	// Admission prepares every object the node writes (its Node, Lease,
+	// pods' status and deletions, events), as the apiserver's handlers do
+	// theirs. Required.
+	Admission *admission.Admission
 	// Name is the Node's name (the hostname by default, as --node-name).
 	Name string
 	// NodeIP is the InternalIP address; "" picks the first global
@@ -74,8 +79,8 @@ type NodeAgent struct {
 
 // NewNodeAgent fills in NodeConfig defaults.
 func NewNodeAgent(cfg NodeConfig) (*NodeAgent, error) {
-	if cfg.Store == nil || cfg.Name == "" {
-		return nil, errors.New("kubelet: Store and Name are required")
+	if cfg.Store == nil || cfg.Admission == nil || cfg.Name == "" {
+		return nil, errors.New("kubelet: Store, Admission and Name are required")
 	}
 	if cfg.LeaseDuration == 0 {
 		cfg.LeaseDuration = DefaultLeaseDuration
@@ -184,7 +189,7 @@ func (a *NodeAgent) register(ctx context.Context, status *corev1.NodeStatus) err
 		ObjectMeta: metav1.ObjectMeta{Name: a.cfg.Name, Labels: a.labels()},
 		Status:     *status,
 	}
-	if err := api.Nodes.BeforeCreate(node); err != nil {
+	if err := a.cfg.Admission.Create(ctx, api.Nodes, node); err != nil {
 		return fmt.Errorf("register node %s: %w", a.cfg.Name, err)
 	}
 	err := nodes.Create(ctx, node)
@@ -203,8 +208,12 @@ func (a *NodeAgent) register(ctx context.Context, status *corev1.NodeStatus) err
 		for k, v := range a.labels() {
 			next.Labels[k] = v
 		}
-		next.Status = *a.mergeConditions(&cur.Status, status)
-		return next, nil
+		if err := a.cfg.Admission.Update(ctx, api.Nodes, next, cur); err != nil {
+			return nil, err
+		}
+		withStatus := next.DeepCopy()
+		withStatus.Status = *a.mergeConditions(&cur.Status, status)
+		return withStatus, a.cfg.Admission.UpdateStatus(ctx, api.Nodes, withStatus, next)
 	})
 	if err != nil {
 		return fmt.Errorf("update registered node %s: %w", a.cfg.Name, err)
@@ -218,7 +227,7 @@ func (a *NodeAgent) writeStatus(ctx context.Context, status *corev1.NodeStatus) 
 	_, err := nodes.GuaranteedUpdate(ctx, "", a.cfg.Name, func(cur *corev1.Node) (*corev1.Node, error) {
 		next := cur.DeepCopy()
 		next.Status = *a.mergeConditions(&cur.Status, status)
-		return next, nil
+		return next, a.cfg.Admission.UpdateStatus(ctx, api.Nodes, next, cur)
 	})
 	if errors.Is(err, storage.ErrNotFound) {
 		// Deleted (kubectl delete node): register again, as the kubelet does.
@@ -406,7 +415,7 @@ func (a *NodeAgent) acquireLease(ctx context.Context) (storage.LeaseID, error) {
 			RenewTime:            &now,
 		},
 	}
-	if err := api.Leases.BeforeCreate(obj); err != nil {
+	if err := a.cfg.Admission.Create(ctx, api.Leases, obj); err != nil {
 		return 0, err
 	}
 	err = leases.Create(ctx, obj, storage.WithLease(id))
@@ -416,7 +425,7 @@ func (a *NodeAgent) acquireLease(ctx context.Context) (storage.LeaseID, error) {
 		_, err = leases.GuaranteedUpdate(ctx, corev1.NamespaceNodeLease, a.cfg.Name, func(cur *coordinationv1.Lease) (*coordinationv1.Lease, error) {
 			next := cur.DeepCopy()
 			next.Spec = obj.Spec
-			return next, nil
+			return next, a.cfg.Admission.Update(ctx, api.Leases, next, cur)
 		}, storage.WithLease(id))
 	}
 	if err != nil {
@@ -440,7 +449,7 @@ func (a *NodeAgent) renewLease(ctx context.Context, id storage.LeaseID) error {
 		next := cur.DeepCopy()
 		now := metav1.NewMicroTime(a.now())
 		next.Spec.RenewTime = &now
-		return next, nil
+		return next, a.cfg.Admission.Update(ctx, api.Leases, next, cur)
 	}, storage.WithLease(id))
 	if errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("%w: the Lease object is gone", errLeaseLost)

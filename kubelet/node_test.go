@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/shepherd-lab/shepherd/admission"
 	"github.com/shepherd-lab/shepherd/storage"
 )
 
@@ -49,10 +50,14 @@ func TestNewNodeAgentDefaultsAndRefusals(t *testing.T) {
 	if _, err := NewNodeAgent(NodeConfig{Name: "n"}); err == nil {
 		t.Error("no store accepted")
 	}
-	if _, err := NewNodeAgent(NodeConfig{Store: &storage.Store{}, Name: "n", LeaseDuration: time.Second}); err == nil {
+	if _, err := NewNodeAgent(NodeConfig{Store: &storage.Store{}, Name: "n"}); err == nil {
+		t.Error("no admission accepted")
+	}
+	adm := admission.New(nil)
+	if _, err := NewNodeAgent(NodeConfig{Store: &storage.Store{}, Admission: adm, Name: "n", LeaseDuration: time.Second}); err == nil {
 		t.Error("a 1 s lease accepted: renewals every 250 ms would be all the kubelet does")
 	}
-	a, err := NewNodeAgent(NodeConfig{Store: &storage.Store{}, Name: "n"})
+	a, err := NewNodeAgent(NodeConfig{Store: &storage.Store{}, Admission: adm, Name: "n"})
 	if err != nil || a.cfg.LeaseDuration != 40*time.Second || a.cfg.StatusReportInterval != 5*time.Minute || a.cfg.MaxPods != 110 {
 		t.Errorf("defaults %+v, %v", a, err)
 	}

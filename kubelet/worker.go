@@ -547,7 +547,7 @@ func (w *podWorker) writeStatus(ctx context.Context, pod *corev1.Pod, now time.T
 		if apiequality.Semantic.DeepEqual(&next.Status, &cur.Status) {
 			return nil, errUnchanged
 		}
-		return next, nil
+		return next, w.k.cfg.Admission.UpdateStatus(ctx, api.Pods, next, cur)
 	})
 	switch {
 	case err == nil:

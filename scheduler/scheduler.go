@@ -16,10 +16,12 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/shepherd-lab/shepherd/admission"
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/events"
 	"github.com/shepherd-lab/shepherd/storage"
@@ -74,6 +76,9 @@ type Scheduler struct {
 	algo    *Algorithm
 	metrics *metrics
 	events  *events.Recorder
+	// cluster feeds admission, which every binding and status write passes.
+	cluster   *admission.Informers
+	admission *admission.Admission
 
 	pods, nodes, leases *informer.Informer
 
@@ -119,16 +124,20 @@ func New(opts Options) *Scheduler {
 	if opts.Seed == 0 {
 		opts.Seed = rand.Uint64()
 	}
+	cluster := admission.Follow(opts.Store, opts.Log)
+	adm := admission.New(cluster)
 	s := &Scheduler{
-		opts:     opts,
-		log:      opts.Log,
-		store:    opts.Store,
-		cache:    newCache(),
-		queue:    NewQueue(),
-		algo:     NewAlgorithm(opts.Seed),
-		events:   events.NewRecorder(opts.Store, opts.SchedulerName, 0, opts.Log),
-		binds:    make(chan struct{}, opts.BindConcurrency),
-		failures: map[types.UID]reported{},
+		opts:      opts,
+		log:       opts.Log,
+		store:     opts.Store,
+		cache:     newCache(),
+		queue:     NewQueue(),
+		algo:      NewAlgorithm(opts.Seed),
+		events:    events.NewRecorder(opts.Store, adm, opts.SchedulerName, 0, opts.Log),
+		cluster:   cluster,
+		admission: adm,
+		binds:     make(chan struct{}, opts.BindConcurrency),
+		failures:  map[types.UID]reported{},
 	}
 	s.metrics = newMetrics(opts.Registry, opts.SchedulerName, s.queue)
 	s.pods = informer.New(informer.Config{Store: s.store, Resource: api.Pods.Storage, Handler: s.podHandler(), Log: s.log})
@@ -154,12 +163,16 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		bg.Add(1)
 		go func() { defer bg.Done(); inf.Run(runCtx) }()
 	}
-	bg.Add(1)
+	bg.Add(2)
 	go func() { defer bg.Done(); s.events.Run(runCtx) }()
+	go func() { defer bg.Done(); s.cluster.Run(runCtx) }()
 	for _, inf := range []*informer.Informer{s.nodes, s.leases, s.pods} {
 		if err := inf.WaitSynced(ctx); err != nil {
 			return nil
 		}
+	}
+	if err := s.cluster.WaitSynced(ctx); err != nil {
+		return nil
 	}
 	nodes, pods, _ := s.cache.counts()
 	s.log.Info("caches synced", "nodes", nodes, "boundPods", pods)
@@ -266,7 +279,14 @@ func (s *Scheduler) bind(ctx context.Context, qp *queuedPod, node string, start 
 	pod := qp.pi.Pod
 	bound := pod.DeepCopy()
 	api.BindPod(bound, node, metav1.Now())
-	err := s.store.Update(ctx, api.Pods.Storage, pod, bound, s.fence...)
+	binding := &corev1.Binding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
+		Target:     corev1.ObjectReference{Kind: "Node", Name: node},
+	}
+	err := s.admission.Admit(ctx, admission.Binding(binding, pod.Namespace))
+	if err == nil {
+		err = s.store.Update(ctx, api.Pods.Storage, pod, bound, s.fence...)
+	}
 	switch {
 	case err == nil:
 		s.observeAttempt("scheduled", start)
@@ -275,9 +295,12 @@ func (s *Scheduler) bind(ctx context.Context, qp *queuedPod, node string, start 
 		s.forgetFailure(pod.UID)
 		s.events.Record(api.Pods, bound, corev1.EventTypeNormal, "Scheduled",
 			fmt.Sprintf("Successfully assigned %s/%s to %s", pod.Namespace, pod.Name, node))
-	case errors.Is(err, storage.ErrConflict), errors.Is(err, storage.ErrNotFound):
+	case errors.Is(err, storage.ErrConflict), errors.Is(err, storage.ErrNotFound),
+		apierrors.IsForbidden(err), apierrors.IsNotFound(err):
 		// The pod changed (or went) since the decision: the informer brings
-		// its new version, which is decided on afresh if still pending.
+		// its new version, which is decided on afresh if still pending. Or
+		// admission refused (its namespace is being deleted): the
+		// namespace controller deletes the pod.
 		s.cache.forget(qp.pi.Key)
 		s.queue.Done(qp.pi.Key)
 		s.log.Debug("binding lost a race", "pod", qp.pi.Key, "node", node, "err", err)
@@ -342,11 +365,12 @@ func (s *Scheduler) setUnschedulable(ctx context.Context, pod *corev1.Pod, msg s
 		if p.UID != pod.UID || p.Spec.NodeName != "" || p.DeletionTimestamp != nil {
 			return nil, errNotPending
 		}
-		api.SetPodCondition(&p.Status, corev1.PodCondition{
+		next := p.DeepCopy()
+		api.SetPodCondition(&next.Status, corev1.PodCondition{
 			Type: corev1.PodScheduled, Status: corev1.ConditionFalse,
 			Reason: corev1.PodReasonUnschedulable, Message: msg, LastTransitionTime: metav1.Now(),
 		})
-		return p, nil
+		return next, s.admission.UpdateStatus(ctx, api.Pods, next, p)
 	}, pod, s.fence...)
 	if errors.Is(err, errNotPending) || errors.Is(err, storage.ErrNotFound) {
 		return nil

@@ -54,8 +54,9 @@ func TestPodDefaults(t *testing.T) {
 		{"schedulerName", spec.SchedulerName, "default-scheduler"},
 		{"securityContext", spec.SecurityContext, &corev1.PodSecurityContext{}},
 		{"enableServiceLinks", spec.EnableServiceLinks, ptr.To(true)},
-		{"preemptionPolicy", spec.PreemptionPolicy, ptr.To(corev1.PreemptLowerPriority)},
-		{"priority", spec.Priority, ptr.To[int32](0)},
+		// Admission's Priority plugin sets these, not defaulting.
+		{"preemptionPolicy", spec.PreemptionPolicy, (*corev1.PreemptionPolicy)(nil)},
+		{"priority", spec.Priority, (*int32)(nil)},
 		{"imagePullPolicy", c.ImagePullPolicy, corev1.PullAlways},
 		{"terminationMessagePath", c.TerminationMessagePath, "/dev/termination-log"},
 		{"terminationMessagePolicy", c.TerminationMessagePolicy, corev1.TerminationMessageReadFile},
@@ -147,21 +148,6 @@ func TestPodHostNetworkPorts(t *testing.T) {
 	}
 	if got := pod.Spec.Containers[0].Ports[1].HostPort; got != 9091 {
 		t.Errorf("user hostPort overwritten: %d", got)
-	}
-}
-
-func TestPodPriorityOfSystemClasses(t *testing.T) {
-	for class, want := range map[string]*int32{
-		"system-node-critical":    ptr.To[int32](2000001000),
-		"system-cluster-critical": ptr.To[int32](2000000000),
-		"team-batch":              nil, // resolved by whoever knows the PriorityClasses
-	} {
-		pod := minimalPod()
-		pod.Spec.PriorityClassName = class
-		Pod(pod)
-		if !reflect.DeepEqual(pod.Spec.Priority, want) {
-			t.Errorf("%s: priority = %v, want %v", class, pod.Spec.Priority, want)
-		}
 	}
 }
 

@@ -5,21 +5,12 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-// Priorities of the two PriorityClasses every Kubernetes cluster has.
-const (
-	systemClusterCriticalPriority int32 = 2000000000
-	systemNodeCriticalPriority    int32 = 2000001000
-)
-
 // Pod defaults a pod: its spec as PodSpec does, plus what kube-apiserver
 // applies to pods only and not to templates: requests default to limits,
-// enableServiceLinks, host ports of a host-network pod, the priority fields
-// that the Priority admission plugin sets, and the initial status.phase
-// (Pending) and status.qosClass that the pod strategy sets.
-//
-// spec.priority is set for pods without a priorityClassName (0) and for the
-// built-in system-cluster-critical and system-node-critical classes; other
-// classes must be resolved by the caller, which knows the PriorityClasses.
+// enableServiceLinks, host ports of a host-network pod, and the initial
+// status.phase (Pending) and status.qosClass that the pod strategy sets.
+// spec.priority and spec.preemptionPolicy are admission's (the Priority
+// plugin), not defaults.
 func Pod(pod *corev1.Pod) {
 	spec := &pod.Spec
 	PodSpec(spec)
@@ -35,19 +26,6 @@ func Pod(pod *corev1.Pod) {
 	if spec.HostNetwork {
 		defaultHostNetworkPorts(spec.Containers)
 		defaultHostNetworkPorts(spec.InitContainers)
-	}
-	if spec.Priority == nil {
-		switch spec.PriorityClassName {
-		case "":
-			spec.Priority = ptr.To[int32](0)
-		case "system-cluster-critical":
-			spec.Priority = ptr.To(systemClusterCriticalPriority)
-		case "system-node-critical":
-			spec.Priority = ptr.To(systemNodeCriticalPriority)
-		}
-	}
-	if spec.PreemptionPolicy == nil {
-		spec.PreemptionPolicy = ptr.To(corev1.PreemptLowerPriority)
 	}
 	if pod.Status.Phase == "" {
 		pod.Status.Phase = corev1.PodPending

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/shepherd-lab/shepherd/admission"
 	"github.com/shepherd-lab/shepherd/apiserver"
 	"github.com/shepherd-lab/shepherd/cmd/internal/cli"
 	"github.com/shepherd-lab/shepherd/internal/version"
@@ -60,8 +61,8 @@ an embedded etcd in --data-dir by default, or the cluster --etcd-servers names.`
 	fs.StringVar(&o.ServiceNodePortRange, "service-node-port-range", o.ServiceNodePortRange, "Port range node ports are allocated from.")
 	fs.DurationVar(&o.EventTTL, "event-ttl", o.EventTTL, "How long events are kept.")
 	fs.IntVar(&o.WatchCacheSize, "watch-cache-size", o.WatchCacheSize, "Recent changes each resource's watch cache keeps for watchers resuming from an older resourceVersion.")
-	fs.IntVar(&o.DefaultNotReadyTolerationSeconds, "default-not-ready-toleration-seconds", o.DefaultNotReadyTolerationSeconds, "Indicates the tolerationSeconds of the toleration for notReady:NoExecute that is added by default to every pod that does not already have such a toleration.")
-	fs.IntVar(&o.DefaultUnreachableTolerationSeconds, "default-unreachable-toleration-seconds", o.DefaultUnreachableTolerationSeconds, "Indicates the tolerationSeconds of the toleration for unreachable:NoExecute that is added by default to every pod that does not already have such a toleration.")
+	fs.Int64Var(&o.Admission.DefaultNotReadyTolerationSeconds, admission.KeyDefaultNotReadyTolerationSeconds, o.Admission.DefaultNotReadyTolerationSeconds, "Indicates the tolerationSeconds of the toleration for notReady:NoExecute that is added by default to every pod that does not already have such a toleration. Stored in etcd (ConfigMap kube-system/shepherd-admission): every component admits the pods it creates with it.")
+	fs.Int64Var(&o.Admission.DefaultUnreachableTolerationSeconds, admission.KeyDefaultUnreachableTolerationSeconds, o.Admission.DefaultUnreachableTolerationSeconds, "Indicates the tolerationSeconds of the toleration for unreachable:NoExecute that is added by default to every pod that does not already have such a toleration. Stored in etcd (ConfigMap kube-system/shepherd-admission): every component admits the pods it creates with it.")
 	logOpts.AddFlags(fs)
 	return cmd
 }

@@ -108,8 +108,12 @@ through watches and writes with compare-and-swap transactions. With --leader-ele
 	fs.DurationVar(&o.NodeMonitorGracePeriod, "node-monitor-grace-period", o.NodeMonitorGracePeriod, "How long a node's heartbeat may be missing before it is marked Ready=Unknown and tainted unreachable.")
 	fs.Float64Var(&o.NodeEvictionRate, "node-eviction-rate", o.NodeEvictionRate, "Nodes per second whose pods may be evicted.")
 	fs.IntVar(&o.TerminatedPodThreshold, "terminated-pod-gc-threshold", o.TerminatedPodThreshold, "Terminated pods kept before the oldest are deleted.")
-	fs.Int64Var(&o.DefaultNotReadyTolerationSeconds, "default-not-ready-toleration-seconds", o.DefaultNotReadyTolerationSeconds, "Tolerations for the not-ready taint given to pods the controllers create (as the apiserver's flag of the same name; keep them equal).")
-	fs.Int64Var(&o.DefaultUnreachableTolerationSeconds, "default-unreachable-toleration-seconds", o.DefaultUnreachableTolerationSeconds, "Tolerations for the unreachable taint given to pods the controllers create (as the apiserver's flag of the same name; keep them equal).")
+	// Kept so that existing command lines still start; they do nothing.
+	// The settings are the apiserver's, stored in etcd for every writer.
+	for _, name := range []string{"default-not-ready-toleration-seconds", "default-unreachable-toleration-seconds"} {
+		fs.Int64(name, 300, "Ignored: set it on shepherd-apiserver.")
+		fs.MarkDeprecated(name, "it has no effect: set --"+name+" on shepherd-apiserver, which stores it in etcd (ConfigMap kube-system/shepherd-admission) for every component")
+	}
 	logOpts.AddFlags(fs)
 	return cmd
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/shepherd-lab/shepherd/admission"
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/cmd/internal/cli"
 	"github.com/shepherd-lab/shepherd/internal/version"
@@ -70,8 +71,21 @@ func runNodeAgent(o *options, n *nodeOptions) error {
 		return fmt.Errorf("connect to etcd %s: %w", n.etcdServers, err)
 	}
 	defer store.Close()
+	// One admission for the process (every hollow node shares it): it
+	// follows the namespaces and the settings the apiserver stores.
+	cluster := admission.Follow(store, log)
+	var admWG sync.WaitGroup
+	admCtx, stopAdmission := context.WithCancel(context.WithoutCancel(ctx))
+	admWG.Add(1)
+	go func() { defer admWG.Done(); cluster.Run(admCtx) }()
+	defer admWG.Wait()
+	defer stopAdmission()
+	if err := cluster.WaitSynced(ctx); err != nil {
+		return nil // stopped before etcd answered
+	}
+	adm := admission.New(cluster)
 	if n.runtime == "shepherd" {
-		return runKubelet(ctx, o, n, store)
+		return runKubelet(ctx, o, n, store, adm)
 	}
 	errs := make(chan error, n.hollowNodes)
 	var wg sync.WaitGroup
@@ -81,7 +95,7 @@ func runNodeAgent(o *options, n *nodeOptions) error {
 			name = fmt.Sprintf("%s-%d", n.nodeName, i)
 		}
 		cfg := kubelet.NodeConfig{
-			Store: store, Name: name, NodeIP: n.nodeIP, RootDir: o.rootDir,
+			Store: store, Admission: adm, Name: name, NodeIP: n.nodeIP, RootDir: o.rootDir,
 			LeaseDuration: n.leaseDuration, Version: version.GitVersion(), Log: log,
 		}
 		if _, err := kubelet.NewNodeAgent(cfg); err != nil {
@@ -111,7 +125,7 @@ func collect(ch <-chan error) []error {
 }
 
 // runKubelet runs the real node agent: pods as containers.
-func runKubelet(ctx context.Context, o *options, n *nodeOptions, store *storage.Store) error {
+func runKubelet(ctx context.Context, o *options, n *nodeOptions, store *storage.Store, adm *admission.Admission) error {
 	log, err := o.logger()
 	if err != nil {
 		return err
@@ -135,7 +149,7 @@ func runKubelet(ctx context.Context, o *options, n *nodeOptions, store *storage.
 	}
 	k, err := kubelet.New(kubelet.Config{
 		NodeConfig: kubelet.NodeConfig{
-			Store: store, Name: n.nodeName, NodeIP: nodeIP, RootDir: o.rootDir,
+			Store: store, Admission: adm, Name: n.nodeName, NodeIP: nodeIP, RootDir: o.rootDir,
 			LeaseDuration: n.leaseDuration, Cgroups: rt.Cgroups(), Version: version.GitVersion(), Log: log,
 		},
 		Runtime: rt, Images: images, Address: addr, Port: n.port,

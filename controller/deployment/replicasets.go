@@ -89,7 +89,7 @@ func (dc *Controller) updateRS(ctx context.Context, rs *appsv1.ReplicaSet, chang
 // writeRS writes next over old, the version the decision was made on:
 // a ReplicaSet changed meanwhile fails the write (errStale).
 func (dc *Controller) writeRS(ctx context.Context, old, next *appsv1.ReplicaSet) error {
-	if err := api.ReplicaSets.BeforeUpdate(next, old); err != nil {
+	if err := dc.c.Admission.Update(ctx, api.ReplicaSets, next, old); err != nil {
 		return fmt.Errorf("replicaset %s/%s: %w", old.Namespace, old.Name, err)
 	}
 	err := dc.rsets.Update(ctx, old, next, dc.c.Fence...)
@@ -243,7 +243,7 @@ func (dc *Controller) getReplicaSets(ctx context.Context, d *appsv1.Deployment, 
 		size = newRSReplicas(d, old, &appsv1.ReplicaSet{Spec: appsv1.ReplicaSetSpec{Replicas: ptr.To[int32](0)}})
 	}
 	rs := newReplicaSet(d, revision, size)
-	if err := api.ReplicaSets.BeforeCreate(rs); err != nil {
+	if err := dc.c.Admission.Create(ctx, api.ReplicaSets, rs); err != nil {
 		return nil, nil, fmt.Errorf("new replicaset for deployment %s/%s: %w", d.Namespace, d.Name, err)
 	}
 	err := dc.rsets.Create(ctx, rs, dc.c.Fence...)
@@ -300,7 +300,7 @@ func (dc *Controller) setRevision(ctx context.Context, d *appsv1.Deployment, rev
 			next.Annotations = map[string]string{}
 		}
 		next.Annotations[RevisionAnnotation] = v
-		if err := api.Deployments.BeforeUpdate(next, cur); err != nil {
+		if err := dc.c.Admission.Update(ctx, api.Deployments, next, cur); err != nil {
 			return nil, err
 		}
 		return next, nil
@@ -470,11 +470,13 @@ func (dc *Controller) cleanup(ctx context.Context, d *appsv1.Deployment, old []*
 // or, when finalizers hold it, by marking it deleted for their owners to
 // finish. A ReplicaSet changed or gone meanwhile is left alone.
 func (dc *Controller) deleteRS(ctx context.Context, rs *appsv1.ReplicaSet) error {
-	var err error
-	if len(rs.Finalizers) == 0 {
+	err := dc.c.Admission.Delete(ctx, api.ReplicaSets, rs.Namespace, rs.Name, rs)
+	switch {
+	case err != nil:
+	case len(rs.Finalizers) == 0:
 		uid, rv := rs.UID, rs.ResourceVersion
 		_, err = dc.rsets.Delete(ctx, rs.Namespace, rs.Name, &storage.Preconditions{UID: &uid, ResourceVersion: &rv}, dc.c.Fence...)
-	} else {
+	default:
 		next := rs.DeepCopy()
 		now := metav1.NewTime(dc.now())
 		next.DeletionTimestamp, next.DeletionGracePeriodSeconds = &now, ptr.To[int64](0)

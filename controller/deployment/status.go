@@ -189,7 +189,7 @@ func (dc *Controller) writeStatus(ctx context.Context, d *appsv1.Deployment, st 
 		}
 		next := cur.DeepCopy()
 		next.Status = st
-		if err := api.Deployments.BeforeStatusUpdate(next, cur); err != nil {
+		if err := dc.c.Admission.UpdateStatus(ctx, api.Deployments, next, cur); err != nil {
 			return nil, err
 		}
 		return next, nil

@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/shepherd-lab/shepherd/admission"
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/controller"
 	"github.com/shepherd-lab/shepherd/events"
@@ -58,6 +59,7 @@ type Controller struct {
 	events    *events.Recorder
 	log       *slog.Logger
 	fence     []storage.WriteOption
+	admission *admission.Admission
 	triggers  triggerTimes
 }
 
@@ -76,6 +78,7 @@ func New(c *controller.Context) *Controller {
 		events:    c.Events,
 		log:       log.With("controller", Name),
 		fence:     c.Fence,
+		admission: c.Admission,
 	}
 	e.services.AddHandler(informer.Funcs{
 		Add:    func(obj runtime.Object) { e.queue.Add(controller.Key(obj)) },
@@ -161,7 +164,10 @@ func (e *Controller) sync(ctx context.Context, key string) error {
 	obj := e.services.Get(ns, name)
 	if obj == nil {
 		e.triggers.forget(key)
-		_, err := eps.Delete(ctx, ns, name, nil, e.fence...)
+		err := e.admission.Delete(ctx, api.Endpoints, ns, name, nil)
+		if err == nil {
+			_, err = eps.Delete(ctx, ns, name, nil, e.fence...)
+		}
 		if err != nil && !storage.IsNotFound(err) {
 			return fmt.Errorf("delete endpoints %s: %w", key, err)
 		}
@@ -216,10 +222,10 @@ func (e *Controller) sync(ctx context.Context, key string) error {
 	}
 	var err error
 	if cur == nil {
-		if err = api.Endpoints.BeforeCreate(next); err == nil {
+		if err = e.admission.Create(ctx, api.Endpoints, next); err == nil {
 			err = eps.Create(ctx, next, e.fence...)
 		}
-	} else if err = api.Endpoints.BeforeUpdate(next, cur); err == nil {
+	} else if err = e.admission.Update(ctx, api.Endpoints, next, cur); err == nil {
 		err = eps.Update(ctx, cur, next, e.fence...)
 	}
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/shepherd-lab/shepherd/admission"
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/storage"
 )
@@ -21,8 +22,9 @@ import (
 // for, a bound pod's grace period) so that its finalizers and its kubelet
 // finish the job. uid, when set, is a precondition: an object recreated
 // under the same name is left alone. It reports whether the object is gone
-// (a missing object is gone). fence goes with every write.
-func Delete(ctx context.Context, store *storage.Store, res *api.Resource, namespace, name string, uid types.UID, policy metav1.DeletionPropagation, fence []storage.WriteOption) (bool, error) {
+// (a missing object is gone). adm admits the delete; fence goes with
+// every write.
+func Delete(ctx context.Context, store *storage.Store, adm *admission.Admission, res *api.Resource, namespace, name string, uid types.UID, policy metav1.DeletionPropagation, fence []storage.WriteOption) (bool, error) {
 	for {
 		cur, err := store.Get(ctx, res.Storage, namespace, name)
 		if storage.IsNotFound(err) {
@@ -34,6 +36,9 @@ func Delete(ctx context.Context, store *storage.Store, res *api.Resource, namesp
 		m, _ := meta.Accessor(cur)
 		if uid != "" && m.GetUID() != uid {
 			return true, nil // the object we meant is gone
+		}
+		if err := adm.Delete(ctx, res, namespace, name, cur); err != nil {
+			return false, err
 		}
 		next := cur.DeepCopyObject()
 		if !mark(next, policy) {

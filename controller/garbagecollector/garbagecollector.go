@@ -413,7 +413,7 @@ func stateOf(owner runtime.Object, uid types.UID) ownerState {
 // delete deletes n, if it is still the object of its UID.
 func (gc *Controller) delete(ctx context.Context, n *node, policy metav1.DeletionPropagation) error {
 	gc.c.Log.Debug("deleting dependent", "kind", n.res.Kind, "object", nodeKey(n), "propagation", policy)
-	_, err := Delete(ctx, gc.c.Store, n.res, n.namespace, n.name, n.uid, policy, gc.c.Fence)
+	_, err := Delete(ctx, gc.c.Store, gc.c.Admission, n.res, n.namespace, n.name, n.uid, policy, gc.c.Fence)
 	return err
 }
 
@@ -426,7 +426,7 @@ func (gc *Controller) removeRefs(ctx context.Context, n *node, owners map[types.
 		}
 		old := cur.DeepCopyObject()
 		m.SetOwnerReferences(slices.DeleteFunc(m.GetOwnerReferences(), func(r metav1.OwnerReference) bool { return owners[r.UID] }))
-		if err := n.res.BeforeUpdate(cur, old); err != nil {
+		if err := gc.c.Admission.Update(ctx, n.res, cur, old); err != nil {
 			return nil, err
 		}
 		return cur, nil
@@ -447,7 +447,7 @@ func (gc *Controller) removeFinalizer(ctx context.Context, n *node, finalizer st
 		}
 		old := cur.DeepCopyObject()
 		m.SetFinalizers(slices.DeleteFunc(m.GetFinalizers(), func(f string) bool { return f == finalizer }))
-		if err := n.res.BeforeUpdate(cur, old); err != nil {
+		if err := gc.c.Admission.Update(ctx, n.res, cur, old); err != nil {
 			return nil, err
 		}
 		return cur, nil

@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/shepherd-lab/shepherd/admission"
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/controller"
 	"github.com/shepherd-lab/shepherd/controller/deployment"
@@ -52,12 +52,6 @@ type Options struct {
 	NodeMonitorGracePeriod time.Duration
 	NodeEvictionRate       float64
 	TerminatedPodThreshold int
-
-	// DefaultNotReadyTolerationSeconds and DefaultUnreachableTolerationSeconds
-	// are the apiserver's flags of the same names: pods the controllers
-	// create in storage get the tolerations the apiserver's admission
-	// would give them.
-	DefaultNotReadyTolerationSeconds, DefaultUnreachableTolerationSeconds int64
 }
 
 // DefaultOptions are kube-controller-manager's defaults.
@@ -66,7 +60,6 @@ func DefaultOptions() Options {
 		LeaderElect: true, LeaseDuration: 15 * time.Second, Identity: controller.DefaultIdentity(),
 		Controllers: []string{"*"}, ConcurrentSyncs: 5,
 		NodeMonitorGracePeriod: 50 * time.Second, NodeEvictionRate: 0.1, TerminatedPodThreshold: 12500,
-		DefaultNotReadyTolerationSeconds: 300, DefaultUnreachableTolerationSeconds: 300,
 	}
 }
 
@@ -148,6 +141,16 @@ func (m *Manager) Running() []string {
 // resigns, so a standby takes over at once) or leadership is lost.
 func (m *Manager) Run(ctx context.Context) error {
 	o := m.opts
+	// Admission follows the cluster (namespaces, the settings the
+	// apiserver stores) for the whole process, leading or not, so a new
+	// leader admits its first writes with current settings.
+	cluster := admission.Follow(o.Store, o.Log)
+	admCtx, stopAdmission := context.WithCancel(context.WithoutCancel(ctx))
+	var admWG sync.WaitGroup
+	admWG.Add(1)
+	go func() { defer admWG.Done(); cluster.Run(admCtx) }()
+	defer admWG.Wait()
+	defer stopAdmission()
 	var fence []storage.WriteOption
 	var lost <-chan struct{}
 	if o.LeaderElect {
@@ -186,13 +189,12 @@ func (m *Manager) Run(ctx context.Context) error {
 	}
 
 	informers := controller.NewInformers(o.Store, o.Log)
-	rec := events.NewRecorder(o.Store, "controller-manager", 0, o.Log)
+	adm := admission.New(cluster)
+	rec := events.NewRecorder(o.Store, adm, "controller-manager", 0, o.Log)
 	c := &controller.Context{
 		Store: o.Store, Informers: informers, Events: rec, Log: o.Log,
 		QueueMetrics: controller.NewQueueMetrics(o.Registry), Registry: o.Registry, Fence: fence,
-		AdmitPod: func(p *corev1.Pod) {
-			api.AddDefaultTolerations(p, o.DefaultNotReadyTolerationSeconds, o.DefaultUnreachableTolerationSeconds)
-		},
+		Admission: adm,
 	}
 	var ctrls []controller.Controller
 	for _, name := range Names {
@@ -208,6 +210,9 @@ func (m *Manager) Run(ctx context.Context) error {
 	informers.Start(runCtx)
 	defer informers.Wait()
 	if err := informers.WaitSynced(runCtx); err != nil {
+		return m.ended(ctx, lost)
+	}
+	if err := cluster.WaitSynced(runCtx); err != nil {
 		return m.ended(ctx, lost)
 	}
 	names := make([]string, 0, len(ctrls))

@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/shepherd-lab/shepherd/admission"
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/controller"
 	"github.com/shepherd-lab/shepherd/controller/garbagecollector"
@@ -154,7 +155,7 @@ func (nc *Controller) deleteContent(ctx context.Context, namespace string) conte
 				gone := false
 				if m.GetDeletionTimestamp() == nil {
 					var derr error
-					gone, derr = garbagecollector.Delete(ctx, nc.c.Store, res, namespace, m.GetName(), m.GetUID(), metav1.DeletePropagationBackground, nc.c.Fence)
+					gone, derr = garbagecollector.Delete(ctx, nc.c.Store, nc.c.Admission, res, namespace, m.GetName(), m.GetUID(), metav1.DeletePropagationBackground, nc.c.Fence)
 					if derr != nil {
 						left.errors = append(left.errors, fmt.Sprintf("%s: %v", res.GroupResource(), derr))
 					}
@@ -221,7 +222,7 @@ func (nc *Controller) writeConditions(ctx context.Context, ns *corev1.Namespace,
 		}
 		old := cur.DeepCopy()
 		cur.Status.Conditions = mergeConditions(cur.Status.Conditions, conds)
-		if err := api.Namespaces.BeforeStatusUpdate(cur, old); err != nil {
+		if err := nc.c.Admission.UpdateStatus(ctx, api.Namespaces, cur, old); err != nil {
 			return nil, err
 		}
 		return cur, nil
@@ -258,8 +259,11 @@ func (nc *Controller) finalize(ctx context.Context, ns *corev1.Namespace) error 
 		}
 		// Written as the finalize subresource does: only spec.finalizers
 		// changes (an update of the main resource would keep them).
-		cur.Spec.Finalizers = slices.DeleteFunc(cur.Spec.Finalizers, func(f corev1.FinalizerName) bool { return f == FinalizerKubernetes })
-		return cur, nil
+		next := cur.DeepCopy()
+		next.Spec.Finalizers = slices.DeleteFunc(next.Spec.Finalizers, func(f corev1.FinalizerName) bool { return f == FinalizerKubernetes })
+		return next, nc.c.Admission.Admit(ctx, &admission.Attributes{
+			Operation: admission.Update, Resource: api.Namespaces, Subresource: "finalize", Name: ns.Name, Object: next, OldObject: cur,
+		})
 	}, nc.c.Fence...)
 	if storage.IsNotFound(err) {
 		return nil

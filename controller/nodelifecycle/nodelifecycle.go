@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/shepherd-lab/shepherd/admission"
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/controller"
 	"github.com/shepherd-lab/shepherd/storage"
@@ -267,7 +268,14 @@ func (ctl *Controller) syncNode(ctx context.Context, name string) error {
 				}
 				next, unknown, _, need, err := plan(cur, stale, now)
 				wentUnknown, needNoExecute = unknown, need
-				return next, err
+				if err != nil {
+					return nil, err
+				}
+				// plan has applied the node strategy; the plugins see the
+				// write as the apiserver's status and spec updates would.
+				return next, ctl.c.Admission.Admit(ctx, &admission.Attributes{
+					Operation: admission.Update, Resource: api.Nodes, Name: name, Object: next, OldObject: cur,
+				})
 			}, ctl.c.Fence...)
 		if errors.Is(err, storage.ErrNotFound) {
 			return nil
@@ -324,7 +332,7 @@ func (ctl *Controller) taintNoExecute(ctx context.Context, zone, name string) er
 		func(cur *corev1.Node) (*corev1.Node, error) {
 			next := cur.DeepCopy()
 			if added = addNoExecute(next, ctl.now()); added {
-				if err := api.Nodes.BeforeUpdate(next, cur); err != nil {
+				if err := ctl.c.Admission.Update(ctx, api.Nodes, next, cur); err != nil {
 					return nil, err
 				}
 			}
@@ -448,6 +456,9 @@ func (ctl *Controller) evict(ctx context.Context, pod *corev1.Pod) error {
 	_, err := pods.GuaranteedUpdate(ctx, pod.Namespace, pod.Name, func(cur *corev1.Pod) (*corev1.Pod, error) {
 		if cur.UID != uid {
 			return nil, errReplaced
+		}
+		if err := ctl.c.Admission.Delete(ctx, api.Pods, cur.Namespace, cur.Name, cur); err != nil {
+			return nil, err
 		}
 		next := cur.DeepCopy()
 		marked, remove = markEvicted(next, ctl.now())

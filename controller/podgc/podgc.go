@@ -268,7 +268,7 @@ func (ctl *Controller) forceDelete(ctx context.Context, pod *corev1.Pod, why str
 				Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue, Reason: "DeletionByPodGC",
 				Message: "PodGC: " + why, LastTransitionTime: metav1.NewTime(ctl.now()),
 			})
-			if err := api.Pods.BeforeStatusUpdate(next, cur); err != nil {
+			if err := ctl.c.Admission.UpdateStatus(ctx, api.Pods, next, cur); err != nil {
 				return nil, err
 			}
 			return next, nil
@@ -280,7 +280,10 @@ func (ctl *Controller) forceDelete(ctx context.Context, pod *corev1.Pod, why str
 			return err
 		}
 	}
-	_, err := pods.Delete(ctx, pod.Namespace, pod.Name, &storage.Preconditions{UID: &uid}, ctl.c.Fence...)
+	err := ctl.c.Admission.Delete(ctx, api.Pods, pod.Namespace, pod.Name, pod)
+	if err == nil {
+		_, err = pods.Delete(ctx, pod.Namespace, pod.Name, &storage.Preconditions{UID: &uid}, ctl.c.Fence...)
+	}
 	if errors.Is(err, storage.ErrNotFound) || storage.IsConflict(err) {
 		return nil // gone, or replaced by a new pod of that name
 	}

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
 
+	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/storage"
 )
 
@@ -73,11 +74,12 @@ func (rc *Controller) adopt(ctx context.Context, rs *appsv1.ReplicaSet, sel labe
 			gone = true
 			return cur, nil
 		}
-		cur.OwnerReferences = append(cur.OwnerReferences, metav1.OwnerReference{
+		next := cur.DeepCopy()
+		next.OwnerReferences = append(next.OwnerReferences, metav1.OwnerReference{
 			APIVersion: appsv1.SchemeGroupVersion.String(), Kind: "ReplicaSet",
 			Name: rs.Name, UID: rs.UID, Controller: ptr.To(true), BlockOwnerDeletion: ptr.To(true),
 		})
-		return cur, nil
+		return next, rc.c.Admission.Update(ctx, api.Pods, next, cur)
 	}, rc.c.Fence...)
 	if storage.IsNotFound(err) {
 		return nil, nil
@@ -94,14 +96,14 @@ func (rc *Controller) adopt(ctx context.Context, rs *appsv1.ReplicaSet, sel labe
 // release removes rs's controller reference from pod.
 func (rc *Controller) release(ctx context.Context, rs *appsv1.ReplicaSet, pod *corev1.Pod) error {
 	_, err := rc.pods.GuaranteedUpdate(ctx, pod.Namespace, pod.Name, func(cur *corev1.Pod) (*corev1.Pod, error) {
-		refs := cur.OwnerReferences[:0:0]
+		next := cur.DeepCopy()
+		next.OwnerReferences = nil
 		for _, r := range cur.OwnerReferences {
 			if r.UID != rs.UID {
-				refs = append(refs, r)
+				next.OwnerReferences = append(next.OwnerReferences, r)
 			}
 		}
-		cur.OwnerReferences = refs
-		return cur, nil
+		return next, rc.c.Admission.Update(ctx, api.Pods, next, cur)
 	}, rc.c.Fence...)
 	if storage.IsNotFound(err) {
 		return nil

@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/shepherd-lab/shepherd/admission"
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/storage"
 )
@@ -16,8 +17,8 @@ import (
 // terminationGracePeriodSeconds) for its kubelet to stop and remove; an
 // unscheduled or finished pod, or one with finalizers only, is removed at
 // once. It acts only on the pod with pod's UID. A pod already gone is
-// storage.ErrNotFound.
-func DeletePod(ctx context.Context, store *storage.Store, pod *corev1.Pod, fence ...storage.WriteOption) error {
+// storage.ErrNotFound. adm admits the delete.
+func DeletePod(ctx context.Context, store *storage.Store, adm *admission.Admission, pod *corev1.Pod, fence ...storage.WriteOption) error {
 	pods := storage.NewTyped[*corev1.Pod](store, api.Pods.Storage)
 	uid := pod.UID
 	for {
@@ -27,6 +28,9 @@ func DeletePod(ctx context.Context, store *storage.Store, pod *corev1.Pod, fence
 		}
 		if cur.UID != uid {
 			return storage.ErrNotFound
+		}
+		if err := adm.Delete(ctx, api.Pods, cur.Namespace, cur.Name, cur); err != nil {
+			return err
 		}
 		grace := gracePeriod(cur)
 		if grace == 0 && len(cur.Finalizers) == 0 {

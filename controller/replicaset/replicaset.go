@@ -17,6 +17,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -251,10 +252,7 @@ func (rc *Controller) createPods(ctx context.Context, rs *appsv1.ReplicaSet, pod
 func (rc *Controller) createPod(ctx context.Context, rs *appsv1.ReplicaSet, pod *corev1.Pod) error {
 	key := controller.Key(rs)
 	expected := pod.Name
-	if rc.c.AdmitPod != nil {
-		rc.c.AdmitPod(pod)
-	}
-	err := api.Pods.BeforeCreate(pod)
+	err := rc.c.Admission.Create(ctx, api.Pods, pod)
 	if err == nil {
 		err = rc.pods.Create(ctx, pod, rc.c.Fence...)
 		if errors.Is(err, storage.ErrAlreadyExists) {
@@ -265,6 +263,12 @@ func (rc *Controller) createPod(ctx context.Context, rs *appsv1.ReplicaSet, pod 
 			expected = pod.Name
 			err = rc.pods.Create(ctx, pod, rc.c.Fence...)
 		}
+	}
+	if apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+		// As Kubernetes: nothing can be created in a namespace being
+		// deleted, and the namespace controller is emptying it.
+		rc.expected.Created(key, expected)
+		return nil
 	}
 	if err != nil {
 		rc.expected.Created(key, expected)
@@ -280,7 +284,7 @@ func (rc *Controller) deletePods(ctx context.Context, rs *appsv1.ReplicaSet, pod
 	errs := make(chan error, len(pods))
 	for _, p := range pods {
 		go func() {
-			err := DeletePod(ctx, rc.c.Store, p, rc.c.Fence...)
+			err := DeletePod(ctx, rc.c.Store, rc.c.Admission, p, rc.c.Fence...)
 			if err != nil {
 				rc.expected.Deleted(key, p.Name)
 				if storage.IsNotFound(err) {

@@ -80,7 +80,7 @@ func (rc *Controller) writeStatus(ctx context.Context, rs *appsv1.ReplicaSet, po
 		}
 		next := cur.DeepCopy()
 		next.Status = st
-		if err := api.ReplicaSets.BeforeStatusUpdate(next, cur); err != nil {
+		if err := rc.c.Admission.UpdateStatus(ctx, api.ReplicaSets, next, cur); err != nil {
 			return nil, err
 		}
 		return next, nil

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/watch"
 
+	"github.com/shepherd-lab/shepherd/admission/admissiontest"
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/apiserver/apiservertest"
 	"github.com/shepherd-lab/shepherd/controller"
@@ -36,10 +37,11 @@ func runEndpointsController(t *testing.T, srv *apiservertest.Server) (stop func(
 	t.Helper()
 	log := testlog.New(t)
 	reg := prometheus.NewRegistry()
+	adm := admissiontest.Follow(t, srv.Store)
 	c := &controller.Context{
 		Store: srv.Store, Informers: controller.NewInformers(srv.Store, log),
-		Events: events.NewRecorder(srv.Store, "controller-manager", 0, log), Log: log,
-		QueueMetrics: controller.NewQueueMetrics(reg), Registry: reg,
+		Events: events.NewRecorder(srv.Store, adm, "controller-manager", 0, log), Log: log,
+		QueueMetrics: controller.NewQueueMetrics(reg), Registry: reg, Admission: adm,
 	}
 	ec := endpoints.New(c)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -404,7 +406,7 @@ func TestEndpointsOfHollowPodsInKubectl(t *testing.T) {
 	kctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	t.Cleanup(func() { stop(); wg.Wait() })
-	cfg := kubelet.NodeConfig{Store: srv.Store, Name: "hollow-ep", NodeIP: "192.0.2.20", RootDir: t.TempDir(), Version: "test", Log: testlog.New(t)}
+	cfg := kubelet.NodeConfig{Store: srv.Store, Admission: admissiontest.Follow(t, srv.Store), Name: "hollow-ep", NodeIP: "192.0.2.20", RootDir: t.TempDir(), Version: "test", Log: testlog.New(t)}
 	wg.Add(1)
 	go func() { defer wg.Done(); kubelet.RunHollowNode(kctx, cfg) }()
 	runEndpointsController(t, srv)

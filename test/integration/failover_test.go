@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/shepherd-lab/shepherd/apiserver"
 	"github.com/shepherd-lab/shepherd/apiserver/apiservertest"
 	"github.com/shepherd-lab/shepherd/controller/manager"
 	"github.com/shepherd-lab/shepherd/internal/testlog"
@@ -47,9 +48,11 @@ func runManager(t *testing.T, srv *apiservertest.Server, mutate func(*manager.Op
 // A node whose kubelet dies: its lease expires, the node lifecycle
 // controller taints it unreachable, the pods' (short) default toleration
 // runs out, they are evicted, and the Deployment's ReplicaSet recreates
-// them on the node that is alive.
+// them on the node that is alive. The toleration is set on the apiserver
+// only, as in Kubernetes: the replicaset controller admits its pods with
+// the setting the apiserver stored.
 func TestDeadNodesPodsRecreatedElsewhere(t *testing.T) {
-	srv := apiservertest.Start(t)
+	srv := apiservertest.Start(t, func(o *apiserver.Options) { o.Admission.DefaultUnreachableTolerationSeconds = 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	stopA := hollowNode(t, srv, "node-a", "192.0.2.1")
@@ -57,7 +60,6 @@ func TestDeadNodesPodsRecreatedElsewhere(t *testing.T) {
 	m := runManager(t, srv, func(o *manager.Options) {
 		o.NodeMonitorGracePeriod = 6 * time.Second
 		o.NodeEvictionRate = 10
-		o.DefaultUnreachableTolerationSeconds = 1
 	})
 	opts := scheduler.DefaultOptions()
 	opts.LeaderElect = false
@@ -101,7 +103,7 @@ func TestDeadNodesPodsRecreatedElsewhere(t *testing.T) {
 			}
 		}
 		if tol == nil || tol.TolerationSeconds == nil || *tol.TolerationSeconds != 1 {
-			t.Fatalf("pod %s created by the replicaset controller: unreachable toleration %+v, want the manager's default (1 s)", p.Name, tol)
+			t.Fatalf("pod %s created by the replicaset controller: unreachable toleration %+v, want the apiserver's setting (1 s)", p.Name, tol)
 		}
 	}
 

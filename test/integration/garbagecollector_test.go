@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/shepherd-lab/shepherd/admission/admissiontest"
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/apiserver/apiservertest"
 	"github.com/shepherd-lab/shepherd/controller"
@@ -36,10 +37,12 @@ func runLifecycleControllers(t *testing.T, srv *apiservertest.Server) {
 	t.Helper()
 	log := testlog.New(t)
 	ctx, cancel := context.WithCancel(context.Background())
-	rec := events.NewRecorder(srv.Store, "controller-manager", 0, log)
+	adm := admissiontest.Follow(t, srv.Store)
+	rec := events.NewRecorder(srv.Store, adm, "controller-manager", 0, log)
 	c := &controller.Context{
 		Store: srv.Store, Informers: controller.NewInformers(srv.Store, log), Events: rec, Log: log,
 		QueueMetrics: controller.NewQueueMetrics(prometheus.NewRegistry()), Registry: prometheus.NewRegistry(),
+		Admission: adm,
 	}
 	ctrls := []controller.Controller{garbagecollector.New(c, api.All), namespace.New(c, api.All)}
 	c.Informers.Start(ctx)

@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/shepherd-lab/shepherd/admission/admissiontest"
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/apiserver/apiservertest"
 	"github.com/shepherd-lab/shepherd/internal/testlog"
@@ -32,7 +33,7 @@ func TestKubeletRegistersAndHeartbeats(t *testing.T) {
 		t.Fatal(err)
 	}
 	agent, err := kubelet.NewNodeAgent(kubelet.NodeConfig{
-		Store: store, Name: "worker-1", NodeIP: "192.0.2.10", RootDir: t.TempDir(),
+		Store: store, Admission: admissiontest.Follow(t, store), Name: "worker-1", NodeIP: "192.0.2.10", RootDir: t.TempDir(),
 		LeaseDuration: 4 * time.Second, Version: "v1.32.0-shepherd.test", Log: testlog.New(t),
 	})
 	if err != nil {
@@ -114,7 +115,7 @@ func TestKubeletRegistersAndHeartbeats(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer store2.Close()
-	agent2, _ := kubelet.NewNodeAgent(kubelet.NodeConfig{Store: store2, Name: "worker-1", RootDir: t.TempDir(), LeaseDuration: 30 * time.Second, Version: "v2"})
+	agent2, _ := kubelet.NewNodeAgent(kubelet.NodeConfig{Store: store2, Admission: admissiontest.Follow(t, store2), Name: "worker-1", RootDir: t.TempDir(), LeaseDuration: 30 * time.Second, Version: "v2"})
 	ctx2, stop2 := context.WithCancel(ctx)
 	done2 := make(chan error, 1)
 	go func() { done2 <- agent2.Run(ctx2) }()

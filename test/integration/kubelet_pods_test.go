@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/shepherd-lab/shepherd/admission/admissiontest"
 	"github.com/shepherd-lab/shepherd/apiserver/apiservertest"
 	"github.com/shepherd-lab/shepherd/internal/testlog"
 	"github.com/shepherd-lab/shepherd/kubelet"
@@ -82,7 +83,7 @@ func (e *kubeletEnv) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	k, err := kubelet.New(kubelet.Config{
-		NodeConfig: kubelet.NodeConfig{Store: e.srv.Store, Name: e.node, NodeIP: "127.0.0.1", RootDir: e.root,
+		NodeConfig: kubelet.NodeConfig{Store: e.srv.Store, Admission: admissiontest.Follow(t, e.srv.Store), Name: e.node, NodeIP: "127.0.0.1", RootDir: e.root,
 			LeaseDuration: 8 * time.Second, Version: "test", Log: testlog.New(t)},
 		Runtime: rt, Images: images, Address: "127.0.0.1",
 		BackOffBase: time.Second, BackOffMax: 4 * time.Second, ResyncInterval: time.Second,

@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/shepherd-lab/shepherd/admission/admissiontest"
 	"github.com/shepherd-lab/shepherd/apiserver/apiservertest"
 	"github.com/shepherd-lab/shepherd/internal/testlog"
 	"github.com/shepherd-lab/shepherd/kubelet"
@@ -27,7 +28,7 @@ func TestNamespaceDeletionRemovesContent(t *testing.T) {
 	kctx, stop := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	t.Cleanup(func() { stop(); wg.Wait() })
-	cfg := kubelet.NodeConfig{Store: srv.Store, Name: "ns-node", NodeIP: "192.0.2.40", RootDir: t.TempDir(), Version: "test", Log: testlog.New(t)}
+	cfg := kubelet.NodeConfig{Store: srv.Store, Admission: admissiontest.Follow(t, srv.Store), Name: "ns-node", NodeIP: "192.0.2.40", RootDir: t.TempDir(), Version: "test", Log: testlog.New(t)}
 	wg.Add(1)
 	go func() { defer wg.Done(); kubelet.RunHollowNode(kctx, cfg) }()
 

@@ -12,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/shepherd-lab/shepherd/admission/admissiontest"
 	"github.com/shepherd-lab/shepherd/apiserver/apiservertest"
 	"github.com/shepherd-lab/shepherd/controller"
 	"github.com/shepherd-lab/shepherd/controller/nodelifecycle"
@@ -26,10 +27,11 @@ func runNodeLifecycle(t *testing.T, srv *apiservertest.Server, opts nodelifecycl
 	t.Helper()
 	log := testlog.New(t)
 	reg = prometheus.NewRegistry()
+	adm := admissiontest.Follow(t, srv.Store)
 	c := &controller.Context{
 		Store: srv.Store, Informers: controller.NewInformers(srv.Store, log),
-		Events: events.NewRecorder(srv.Store, "controller-manager", 0, log), Log: log,
-		QueueMetrics: controller.NewQueueMetrics(reg), Registry: reg,
+		Events: events.NewRecorder(srv.Store, adm, "controller-manager", 0, log), Log: log,
+		QueueMetrics: controller.NewQueueMetrics(reg), Registry: reg, Admission: adm,
 	}
 	nc := nodelifecycle.New(c, opts)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -48,7 +50,7 @@ func hollowNode(t *testing.T, srv *apiservertest.Server, name, ip string) (stop 
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	cfg := kubelet.NodeConfig{Store: srv.Store, Name: name, NodeIP: ip, RootDir: t.TempDir(), Version: "test",
+	cfg := kubelet.NodeConfig{Store: srv.Store, Admission: admissiontest.Follow(t, srv.Store), Name: name, NodeIP: ip, RootDir: t.TempDir(), Version: "test",
 		LeaseDuration: 4 * time.Second, Log: testlog.New(t)}
 	go func() {
 		defer close(done)

@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/shepherd-lab/shepherd/admission/admissiontest"
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/apiserver/apiservertest"
 	"github.com/shepherd-lab/shepherd/controller"
@@ -24,10 +25,11 @@ func runPodGC(t *testing.T, srv *apiservertest.Server, opts podgc.Options) {
 	t.Helper()
 	log := testlog.New(t)
 	reg := prometheus.NewRegistry()
+	adm := admissiontest.Follow(t, srv.Store)
 	c := &controller.Context{
 		Store: srv.Store, Informers: controller.NewInformers(srv.Store, log),
-		Events: events.NewRecorder(srv.Store, "controller-manager", 0, log), Log: log,
-		QueueMetrics: controller.NewQueueMetrics(reg), Registry: reg,
+		Events: events.NewRecorder(srv.Store, adm, "controller-manager", 0, log), Log: log,
+		QueueMetrics: controller.NewQueueMetrics(reg), Registry: reg, Admission: adm,
 	}
 	gc := podgc.New(c, opts)
 	ctx, cancel := context.WithCancel(context.Background())

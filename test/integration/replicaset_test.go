@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	"github.com/shepherd-lab/shepherd/admission/admissiontest"
 	"github.com/shepherd-lab/shepherd/apiserver/apiservertest"
 	"github.com/shepherd-lab/shepherd/controller"
 	"github.com/shepherd-lab/shepherd/controller/deployment"
@@ -36,7 +37,7 @@ func startWorkloadCluster(t *testing.T, withDeployments bool) (*apiservertest.Se
 	var wg sync.WaitGroup
 	t.Cleanup(func() { stop(); wg.Wait() })
 	for i := 0; i < 3; i++ {
-		cfg := kubelet.NodeConfig{Store: srv.Store, Name: fmt.Sprintf("hollow-%d", i), NodeIP: fmt.Sprintf("192.0.2.%d", 10+i), RootDir: t.TempDir(), Version: "test", Log: log}
+		cfg := kubelet.NodeConfig{Store: srv.Store, Admission: admissiontest.Follow(t, srv.Store), Name: fmt.Sprintf("hollow-%d", i), NodeIP: fmt.Sprintf("192.0.2.%d", 10+i), RootDir: t.TempDir(), Version: "test", Log: log}
 		wg.Add(1)
 		go func() { defer wg.Done(); kubelet.RunHollowNode(bg, cfg) }()
 	}
@@ -44,10 +45,12 @@ func startWorkloadCluster(t *testing.T, withDeployments bool) (*apiservertest.Se
 	opts.LeaderElect = false
 	runScheduler(t, srv, opts)
 
-	rec := events.NewRecorder(srv.Store, "controller-manager", 0, log)
+	adm := admissiontest.Follow(t, srv.Store)
+	rec := events.NewRecorder(srv.Store, adm, "controller-manager", 0, log)
 	c := &controller.Context{
 		Store: srv.Store, Informers: controller.NewInformers(srv.Store, log), Events: rec, Log: log,
 		QueueMetrics: controller.NewQueueMetrics(prometheus.NewRegistry()), Registry: prometheus.NewRegistry(),
+		Admission: adm,
 	}
 	ctrls := []controller.Controller{replicaset.New(c)}
 	if withDeployments {

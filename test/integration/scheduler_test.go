@@ -355,11 +355,11 @@ func TestSchedulerHigherPriorityFirst(t *testing.T) {
 	addNode(t, c, "one", "1", "4Gi", nil)
 	ctx := testCtx(t)
 	// Both pods are pending before the scheduler starts (the low one first,
-	// in creation and in key order); only one fits.
+	// in creation and in key order); only one fits. Their priorities come
+	// from their classes (Priority admission): 0 and system-node-critical.
 	low := requestingPod("a-low", "800m", "64Mi")
-	low.Spec.Priority = ptr.To(int32(10))
 	high := requestingPod("b-high", "800m", "64Mi")
-	high.Spec.Priority = ptr.To(int32(1000))
+	high.Spec.PriorityClassName = "system-node-critical"
 	for _, p := range []*corev1.Pod{low, high} {
 		if _, err := c.CoreV1().Pods("default").Create(ctx, p, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)

@@ -139,6 +139,20 @@ func TestNamespaceLifecycle(t *testing.T) {
 	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "because it is being terminated") {
 		t.Fatalf("create in a terminating namespace: %v, want 403", err)
 	}
+	if !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+		t.Errorf("refusal without the NamespaceTerminating cause: %#v", err)
+	}
+	// Events too, as kube-apiserver 1.32: nothing new in a namespace that
+	// is being emptied.
+	ev := &corev1.Event{
+		ObjectMeta:     metav1.ObjectMeta{Name: "late"},
+		InvolvedObject: corev1.ObjectReference{Kind: "ConfigMap", Namespace: "doomed", Name: "c"},
+		Reason:         "Late", Type: corev1.EventTypeNormal,
+	}
+	_, err = core.Events("doomed").Create(ctx, ev, metav1.CreateOptions{})
+	if !apierrors.IsForbidden(err) || !apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause) {
+		t.Fatalf("event in a terminating namespace: %v, want 403 NamespaceTerminating", err)
+	}
 }
 
 func TestEventsForPodsAndDeployments(t *testing.T) {

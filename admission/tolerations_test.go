@@ -1,6 +1,7 @@
-package apiserver
+package admission
 
 import (
+	"context"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -43,7 +44,10 @@ func TestDefaultTolerationSeconds(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pod := &corev1.Pod{Spec: corev1.PodSpec{Tolerations: tc.in}}
-			tolerationDefaults{notReady: 300, unreachable: 60}.admit(api.Pods, pod)
+			c := fakeCluster{settings: Settings{DefaultNotReadyTolerationSeconds: 300, DefaultUnreachableTolerationSeconds: 60}}
+			if err := defaultTolerationSeconds(context.Background(), c, &Attributes{Operation: Create, Resource: api.Pods, Object: pod}); err != nil {
+				t.Fatal(err)
+			}
 			if !apiequality.Semantic.DeepEqual(pod.Spec.Tolerations, tc.want) {
 				t.Errorf("tolerations\n got %+v\nwant %+v", pod.Spec.Tolerations, tc.want)
 			}
