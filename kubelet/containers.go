@@ -50,7 +50,8 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, c *ctr)
 		w.failed(pod, c, "CreateContainerConfigError", err)
 		return err
 	}
-	argv, err := image.ResolveProcess(img.Config, c.spec.Command, c.spec.Args)
+	vars := envMap(env)
+	argv, err := image.ResolveProcess(img.Config, expandCommand(c.spec.Command, vars), expandCommand(c.spec.Args, vars))
 	if err != nil {
 		w.failed(pod, c, "CreateContainerError", err)
 		return err

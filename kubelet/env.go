@@ -350,6 +350,25 @@ func expandVars(s string, lookup func(name string) (string, bool)) string {
 	return b.String()
 }
 
+// expandCommand expands $(VAR) references in a container's command or
+// args against its environment, with expandVars' rules (an unknown
+// $(VAR) is kept, $$ is a literal $), as Kubernetes does. env is the
+// container's own environment (containerEnv's: env, envFrom and service
+// variables), not the image's: Kubernetes does not expand the image's
+// variables either. A nil list stays nil (the image's entrypoint or cmd
+// then applies).
+func expandCommand(list []string, env map[string]string) []string {
+	if list == nil {
+		return nil
+	}
+	lookup := func(name string) (string, bool) { v, ok := env[name]; return v, ok }
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = expandVars(s, lookup)
+	}
+	return out
+}
+
 // podFieldValue is the downward API's value of a pod field: the fieldRef
 // paths Kubernetes supports in env (the metadata, spec.nodeName,
 // spec.serviceAccountName, status.podIP(s) and status.hostIP(s)) and in

@@ -200,6 +200,47 @@ func TestEnvExpandVars(t *testing.T) {
 	}
 }
 
+// Command and args see the container's environment: a defined variable
+// is expanded, an unknown one kept, $$( escapes; the image's variables
+// are not the container's (PATH is not expanded); nil stays nil so the
+// image's entrypoint still applies.
+func TestEnvExpandCommand(t *testing.T) {
+	ctx := context.Background()
+	pod := envTestPod(corev1.Container{
+		Name: "main",
+		Env: []corev1.EnvVar{
+			{Name: "TEST_VAR", Value: "test-value"},
+			{Name: "POD", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}},
+		},
+		EnvFrom: []corev1.EnvFromSource{{Prefix: "CFG_", ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}}}},
+	})
+	env, err := containerEnv(ctx, envTestObjects(), pod, &pod.Spec.Containers[0], podFacts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := envMap(env)
+	for _, tc := range []struct {
+		name     string
+		in, want []string
+	}{
+		{"nil stays nil", nil, nil},
+		{"empty stays empty", []string{}, []string{}},
+		{"env value", []string{"sh", "-c", "echo $(TEST_VAR)"}, []string{"sh", "-c", "echo test-value"}},
+		{"valueFrom and envFrom", []string{"$(POD)", "$(CFG_MODE)"}, []string{"web-0", "fast"}},
+		{"unknown kept", []string{"$(NOPE)", "x$(NOPE)y"}, []string{"$(NOPE)", "x$(NOPE)y"}},
+		{"escaped", []string{"$$(TEST_VAR)", "$$TEST_VAR"}, []string{"$(TEST_VAR)", "$TEST_VAR"}},
+		{"shell syntax untouched", []string{"$TEST_VAR ${TEST_VAR}"}, []string{"$TEST_VAR ${TEST_VAR}"}},
+		{"image env is not the container's", []string{"$(PATH)"}, []string{"$(PATH)"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := expandCommand(tc.in, vars)
+			if (got == nil) != (tc.in == nil) || !slices.Equal(got, tc.want) {
+				t.Errorf("expandCommand(%q) = %#v, want %#v", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestEnvFieldRef(t *testing.T) {
 	facts := podFacts{
 		PodIP: "10.1.0.5", PodIPs: []string{"10.1.0.5", "fd00::5"},
