@@ -159,6 +159,14 @@ func podPhase(pod *corev1.Pod, v *podView) corev1.PodPhase {
 	}
 }
 
+// initContainerReady is an init container's ready, Kubernetes 1.32's
+// rule for those that are not sidecars: ready once it has exited 0 (its
+// work is done), never while it runs or waits; a sidecar's ready is a
+// regular container's, from its readiness probe.
+func initContainerReady(cs corev1.ContainerStatus) bool {
+	return cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0
+}
+
 // isSidecar: an init container with restartPolicy Always runs alongside
 // the regular containers (Kubernetes' native sidecars).
 func isSidecar(c *corev1.Container) bool {
@@ -201,14 +209,27 @@ func computeStatus(pod *corev1.Pod, v *podView, now time.Time) corev1.PodStatus 
 	if st.StartTime == nil && !v.StartTime.IsZero() {
 		st.StartTime = &metav1.Time{Time: v.StartTime}
 	}
+	// Until a container's first attempt, its waiting reason is
+	// PodInitializing in a pod with init containers (init containers
+	// included), ContainerCreating otherwise, as Kubernetes' default.
+	defaultWaiting := func(c containerView) containerView {
+		if c.Cur == nil && c.WaitReason == "" && len(pod.Spec.InitContainers) > 0 {
+			c.WaitReason = "PodInitializing"
+		}
+		return c
+	}
 	st.InitContainerStatuses = nil
-	for _, c := range v.Init {
-		st.InitContainerStatuses = append(st.InitContainerStatuses, containerStatus(c))
+	for i, c := range v.Init {
+		cs := containerStatus(defaultWaiting(c))
+		if i < len(pod.Spec.InitContainers) && !isSidecar(&pod.Spec.InitContainers[i]) {
+			cs.Ready = initContainerReady(cs)
+		}
+		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
 	}
 	st.ContainerStatuses = nil
 	var unready []string
 	for _, c := range v.Containers {
-		cs := containerStatus(c)
+		cs := containerStatus(defaultWaiting(c))
 		st.ContainerStatuses = append(st.ContainerStatuses, cs)
 		if !cs.Ready {
 			unready = append(unready, c.Name)

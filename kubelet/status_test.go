@@ -6,6 +6,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/shepherd-lab/shepherd/runtime/container"
 )
@@ -154,5 +155,112 @@ func TestConditionsMerge(t *testing.T) {
 	}
 	if st2.QOSClass != corev1.PodQOSBestEffort {
 		t.Errorf("QoS %s", st2.QOSClass)
+	}
+}
+
+func sidecarPod(policy corev1.RestartPolicy) *corev1.Pod {
+	p := statusPod(policy, 2, 1)
+	p.Spec.InitContainers[0].RestartPolicy = ptr.To(corev1.ContainerRestartPolicyAlways)
+	return p
+}
+
+// Init container statuses as Kubernetes 1.32 reports them during and
+// after initialisation: not yet started is waiting PodInitializing (and so
+// is every regular container until its first attempt); running is
+// started and not ready; completed is terminated/Completed, ready and not
+// started; failed is not ready. A sidecar is ready as a regular container.
+func TestInitContainerStatuses(t *testing.T) {
+	type want struct {
+		state   string // "waiting:<reason>", "running", "terminated:<reason>"
+		ready   bool
+		started bool
+	}
+	stateOf := func(cs corev1.ContainerStatus) string {
+		switch {
+		case cs.State.Waiting != nil:
+			return "waiting:" + cs.State.Waiting.Reason
+		case cs.State.Running != nil:
+			return "running"
+		case cs.State.Terminated != nil:
+			return "terminated:" + cs.State.Terminated.Reason
+		}
+		return "none"
+	}
+	for _, tc := range []struct {
+		name       string
+		pod        *corev1.Pod
+		init, ctrs []containerView
+		wantInit   []want
+		wantCtrs   []want
+	}{
+		{name: "nothing started", pod: statusPod(corev1.RestartPolicyAlways, 2, 1),
+			init:     []containerView{{Name: "inita"}, {Name: "initb"}},
+			ctrs:     []containerView{{Name: "ca"}},
+			wantInit: []want{{state: "waiting:PodInitializing"}, {state: "waiting:PodInitializing"}},
+			wantCtrs: []want{{state: "waiting:PodInitializing"}}},
+		{name: "first pulling its image", pod: statusPod(corev1.RestartPolicyAlways, 2, 1),
+			init:     []containerView{{Name: "inita", WaitReason: "ErrImagePull", WaitMessage: "no such image"}, {Name: "initb"}},
+			ctrs:     []containerView{{Name: "ca", WaitReason: "PodInitializing"}},
+			wantInit: []want{{state: "waiting:ErrImagePull"}, {state: "waiting:PodInitializing"}},
+			wantCtrs: []want{{state: "waiting:PodInitializing"}}},
+		{name: "first running", pod: statusPod(corev1.RestartPolicyAlways, 2, 1),
+			// The worker's view says ready (no readiness probe); a running
+			// init container is not ready all the same.
+			init:     []containerView{{Name: "inita", Cur: running("1"), Started: true, Ready: true}, {Name: "initb"}},
+			ctrs:     []containerView{{Name: "ca", WaitReason: "PodInitializing"}},
+			wantInit: []want{{state: "running", started: true}, {state: "waiting:PodInitializing"}},
+			wantCtrs: []want{{state: "waiting:PodInitializing"}}},
+		{name: "first done, second running", pod: statusPod(corev1.RestartPolicyAlways, 2, 1),
+			init:     []containerView{{Name: "inita", Cur: exited("1", 0)}, {Name: "initb", Cur: running("2"), Started: true}},
+			ctrs:     []containerView{{Name: "ca", WaitReason: "PodInitializing"}},
+			wantInit: []want{{state: "terminated:Completed", ready: true}, {state: "running", started: true}},
+			wantCtrs: []want{{state: "waiting:PodInitializing"}}},
+		{name: "all done, container running", pod: statusPod(corev1.RestartPolicyAlways, 2, 1),
+			init:     []containerView{{Name: "inita", Cur: exited("1", 0)}, {Name: "initb", Cur: exited("2", 0)}},
+			ctrs:     []containerView{{Name: "ca", Cur: running("3"), Started: true, Ready: true}},
+			wantInit: []want{{state: "terminated:Completed", ready: true}, {state: "terminated:Completed", ready: true}},
+			wantCtrs: []want{{state: "running", ready: true, started: true}}},
+		{name: "failed, Never", pod: statusPod(corev1.RestartPolicyNever, 2, 1),
+			init:     []containerView{{Name: "inita", Cur: exited("1", 1)}, {Name: "initb"}},
+			ctrs:     []containerView{{Name: "ca", WaitReason: "PodInitializing"}},
+			wantInit: []want{{state: "terminated:Error"}, {state: "waiting:PodInitializing"}},
+			wantCtrs: []want{{state: "waiting:PodInitializing"}}},
+		{name: "failed, back-off", pod: statusPod(corev1.RestartPolicyAlways, 1, 1),
+			init:     []containerView{{Name: "inita", Cur: exited("1", 1), WaitReason: "CrashLoopBackOff"}},
+			ctrs:     []containerView{{Name: "ca", WaitReason: "PodInitializing"}},
+			wantInit: []want{{state: "waiting:CrashLoopBackOff"}},
+			wantCtrs: []want{{state: "waiting:PodInitializing"}}},
+		{name: "sidecar running and ready, init done", pod: sidecarPod(corev1.RestartPolicyAlways),
+			init:     []containerView{{Name: "inita", Cur: running("1"), Started: true, Ready: true}, {Name: "initb", Cur: exited("2", 0)}},
+			ctrs:     []containerView{{Name: "ca", Cur: running("3"), Started: true, Ready: true}},
+			wantInit: []want{{state: "running", ready: true, started: true}, {state: "terminated:Completed", ready: true}},
+			wantCtrs: []want{{state: "running", ready: true, started: true}}},
+		{name: "sidecar running, not ready yet", pod: sidecarPod(corev1.RestartPolicyAlways),
+			init:     []containerView{{Name: "inita", Cur: running("1"), Started: true}, {Name: "initb", Cur: running("2"), Started: true}},
+			ctrs:     []containerView{{Name: "ca", WaitReason: "PodInitializing"}},
+			wantInit: []want{{state: "running", started: true}, {state: "running", started: true}},
+			wantCtrs: []want{{state: "waiting:PodInitializing"}}},
+		{name: "no init containers: ContainerCreating", pod: statusPod(corev1.RestartPolicyAlways, 0, 1),
+			ctrs:     []containerView{{Name: "ca"}},
+			wantCtrs: []want{{state: "waiting:ContainerCreating"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := &podView{SandboxReady: true, StartTime: t0, Init: tc.init, Containers: tc.ctrs}
+			st := computeStatus(tc.pod, v, t0)
+			check := func(kind string, got []corev1.ContainerStatus, want []want) {
+				if len(got) != len(want) {
+					t.Fatalf("%s: %d statuses, want %d", kind, len(got), len(want))
+				}
+				for i, w := range want {
+					cs := got[i]
+					started := cs.Started != nil && *cs.Started
+					if g := stateOf(cs); g != w.state || cs.Ready != w.ready || started != w.started {
+						t.Errorf("%s %s: %s ready=%v started=%v, want %s ready=%v started=%v", kind, cs.Name, g, cs.Ready, started, w.state, w.ready, w.started)
+					}
+				}
+			}
+			check("init container", st.InitContainerStatuses, tc.wantInit)
+			check("container", st.ContainerStatuses, tc.wantCtrs)
+		})
 	}
 }

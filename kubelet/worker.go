@@ -300,7 +300,9 @@ func (w *podWorker) record(spec *corev1.Container, init bool) {
 		w.ctrs[spec.Name] = c
 	}
 	c.spec = spec
-	c.hasReadiness = spec.ReadinessProbe != nil && !init
+	// A regular init container's readiness probe is ignored (its
+	// readiness is having completed); a sidecar's counts.
+	c.hasReadiness = spec.ReadinessProbe != nil && (!init || isSidecar(spec))
 	c.hasStartupProbe = spec.StartupProbe != nil
 }
 
@@ -499,8 +501,7 @@ func (w *podWorker) view(pod *corev1.Pod, now time.Time) *podView {
 		cv := containerView{Name: spec.Name, Image: spec.Image}
 		c := w.ctrs[spec.Name]
 		if c == nil {
-			cv.WaitReason = "ContainerCreating"
-			return cv
+			return cv // waiting: computeStatus gives the default reason
 		}
 		cv.Cur, cv.Prev, cv.RestartCount = c.cur, c.prev, int32(c.attempt)
 		cv.ImageID = c.imageID

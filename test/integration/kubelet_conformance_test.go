@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -42,5 +44,49 @@ func TestKubeletExpandsCommandAndArgs(t *testing.T) {
 	}
 	if out := env.succeededLogs(t, "command"); out != "test-value\n" {
 		t.Errorf("command: output %q", out)
+	}
+}
+
+// Init container statuses during and after initialisation, as Kubernetes
+// 1.32 reports them: the running one is running and not ready, the ones
+// after it and the containers wait with PodInitializing; once done, each
+// is terminated/Completed and ready.
+func TestKubeletInitContainerStatuses(t *testing.T) {
+	env, ctx := newKubeletEnv(t), kubeletCtx(t)
+	gate := t.TempDir()
+	env.create(t, ctx, env.pod("init", corev1.RestartPolicyNever, "true", func(p *corev1.Pod) {
+		p.Spec.Volumes = []corev1.Volume{{Name: "gate", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: gate}}}}
+		mounts := []corev1.VolumeMount{{Name: "gate", MountPath: "/gate"}}
+		p.Spec.InitContainers = []corev1.Container{
+			{Name: "wait", Image: env.image, Command: []string{"sh", "-c", "until test -e /gate/open; do sleep 0.1; done"}, VolumeMounts: mounts},
+			{Name: "after", Image: env.image, Command: []string{"true"}},
+		}
+	}))
+	p := env.waitPodStatus(t, ctx, "init", "first init container running", time.Minute, func(p *corev1.Pod) bool {
+		return len(p.Status.InitContainerStatuses) == 2 && p.Status.InitContainerStatuses[0].State.Running != nil
+	})
+	waitingFor := func(cs corev1.ContainerStatus) string {
+		if cs.State.Waiting == nil {
+			return ""
+		}
+		return cs.State.Waiting.Reason
+	}
+	if cs := p.Status.InitContainerStatuses[0]; cs.Ready || cs.Started == nil || !*cs.Started {
+		t.Errorf("running init container: ready %v started %v, want not ready, started", cs.Ready, cs.Started)
+	}
+	if cs := p.Status.InitContainerStatuses[1]; waitingFor(cs) != "PodInitializing" || cs.Ready {
+		t.Errorf("init container not yet started: %+v", cs)
+	}
+	if cs := p.Status.ContainerStatuses[0]; waitingFor(cs) != "PodInitializing" || cs.Ready {
+		t.Errorf("container during initialisation: %+v", cs)
+	}
+	if err := os.WriteFile(filepath.Join(gate, "open"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p = env.waitPodStatus(t, ctx, "init", "Succeeded", time.Minute, func(p *corev1.Pod) bool { return p.Status.Phase == corev1.PodSucceeded })
+	for _, cs := range p.Status.InitContainerStatuses {
+		if st := cs.State.Terminated; st == nil || st.Reason != "Completed" || !cs.Ready {
+			t.Errorf("completed init container %s: ready %v, state %+v", cs.Name, cs.Ready, cs.State)
+		}
 	}
 }
