@@ -35,7 +35,11 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, c *ctr)
 		return err
 	}
 	objs := storeObjects{Store: w.k.cfg.Store}
-	env, err := containerEnv(ctx, objs, pod, c.spec, w.facts(pod))
+	services, err := w.k.serviceEnv(ctx, pod)
+	var env []string
+	if err == nil {
+		env, err = containerEnv(ctx, objs, pod, c.spec, w.facts(pod), services)
+	}
 	if err != nil {
 		var ce *configError
 		if errors.As(err, &ce) {

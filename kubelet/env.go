@@ -142,17 +142,20 @@ func (c *objectCache) secret(ctx context.Context, name string, optional bool) (*
 // at all; this order is the one a reader of the spec expects). Within one
 // envFrom source keys come sorted.
 //
-// A value is expanded with $(VAR) against the variables defined before it
-// (see expandVars); values from valueFrom are not. A reference to a
-// missing, non-optional ConfigMap, Secret or key is a *configError.
-// Kubernetes' service-link variables (FOO_SERVICE_HOST, FOO_PORT, …) are
-// not set: Shepherd's kubelet does not implement enableServiceLinks.
+// A value is expanded with $(VAR) against the variables defined before it,
+// then the service variables (see expandVars); values from valueFrom are
+// not. A reference to a missing, non-optional ConfigMap, Secret or key is
+// a *configError.
+//
+// services are Kubernetes' service-link variables (serviceEnvVars); they
+// come last, each unless the container defines its own variable of that
+// name.
 // Keys of an envFrom source that are no valid variable names (Kubernetes'
 // relaxed rule, as the apiserver's validation: printable ASCII but '=')
 // are skipped. Kubernetes also records an InvalidEnvironmentVariableNames
 // event for them; since ConfigMap and Secret keys are validated to be
 // valid names, only objects written around validation can have them.
-func containerEnv(ctx context.Context, get objectGetter, pod *corev1.Pod, c *corev1.Container, f podFacts) ([]string, error) {
+func containerEnv(ctx context.Context, get objectGetter, pod *corev1.Pod, c *corev1.Container, f podFacts, services []corev1.EnvVar) ([]string, error) {
 	objs := newObjectCache(get, pod.Namespace)
 	var env orderedEnv
 	for _, src := range c.EnvFrom {
@@ -168,10 +171,24 @@ func containerEnv(ctx context.Context, get objectGetter, pod *corev1.Pod, c *cor
 			env.set(name, data[k])
 		}
 	}
+	var svc map[string]string
+	lookup := func(name string) (string, bool) {
+		if v, ok := env.get(name); ok {
+			return v, true
+		}
+		if svc == nil {
+			svc = make(map[string]string, len(services))
+			for _, v := range services {
+				svc[v.Name] = v.Value
+			}
+		}
+		v, ok := svc[name]
+		return v, ok
+	}
 	for _, v := range c.Env {
 		val := v.Value
 		if val != "" {
-			val = expandVars(val, func(name string) (string, bool) { return env.get(name) })
+			val = expandVars(val, lookup)
 		} else if v.ValueFrom != nil {
 			var ok bool
 			var err error
@@ -188,6 +205,11 @@ func containerEnv(ctx context.Context, get objectGetter, pod *corev1.Pod, c *cor
 			}
 		}
 		env.set(v.Name, val)
+	}
+	for _, v := range services {
+		if _, ok := env.get(v.Name); !ok {
+			env.set(v.Name, v.Value)
+		}
 	}
 	return env.list(), nil
 }

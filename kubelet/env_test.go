@@ -156,7 +156,7 @@ func TestContainerEnv(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := corev1.Container{Name: "app", EnvFrom: tt.envFrom, Env: tt.env}
-			got, err := containerEnv(context.Background(), envTestObjects(), envTestPod(c), &c, podFacts{})
+			got, err := containerEnv(context.Background(), envTestObjects(), envTestPod(c), &c, podFacts{}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -214,7 +214,7 @@ func TestEnvExpandCommand(t *testing.T) {
 		},
 		EnvFrom: []corev1.EnvFromSource{{Prefix: "CFG_", ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}}}},
 	})
-	env, err := containerEnv(ctx, envTestObjects(), pod, &pod.Spec.Containers[0], podFacts{})
+	env, err := containerEnv(ctx, envTestObjects(), pod, &pod.Spec.Containers[0], podFacts{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +263,7 @@ func TestEnvFieldRef(t *testing.T) {
 	for _, tt := range tests {
 		c := corev1.Container{Name: "app", Env: []corev1.EnvVar{{Name: "V", ValueFrom: &corev1.EnvVarSource{
 			FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: tt.path}}}}}
-		got, err := containerEnv(context.Background(), envTestObjects(), envTestPod(c), &c, facts)
+		got, err := containerEnv(context.Background(), envTestObjects(), envTestPod(c), &c, facts, nil)
 		if err != nil {
 			t.Errorf("%s: %v", tt.path, err)
 			continue
@@ -274,7 +274,7 @@ func TestEnvFieldRef(t *testing.T) {
 	}
 	c := corev1.Container{Name: "app", Env: []corev1.EnvVar{{Name: "V", ValueFrom: &corev1.EnvVarSource{
 		FieldRef: &corev1.ObjectFieldSelector{APIVersion: "v1", FieldPath: "status.phase"}}}}}
-	if _, err := containerEnv(context.Background(), envTestObjects(), envTestPod(c), &c, facts); err == nil || !strings.Contains(err.Error(), "status.phase") {
+	if _, err := containerEnv(context.Background(), envTestObjects(), envTestPod(c), &c, facts, nil); err == nil || !strings.Contains(err.Error(), "status.phase") {
 		t.Errorf("unsupported field: error %v, want one naming status.phase", err)
 	}
 }
@@ -322,7 +322,7 @@ func TestEnvResourceFieldRef(t *testing.T) {
 			ref := tt.ref
 			c := corev1.Container{Name: "app", Resources: tt.resources,
 				Env: []corev1.EnvVar{{Name: "V", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &ref}}}}
-			got, err := containerEnv(context.Background(), envTestObjects(), envTestPod(c), &c, podFacts{NodeAllocatable: allocatable})
+			got, err := containerEnv(context.Background(), envTestObjects(), envTestPod(c), &c, podFacts{NodeAllocatable: allocatable}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -376,7 +376,7 @@ func TestEnvConfigErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := corev1.Container{Name: "app", EnvFrom: tt.envFrom, Env: tt.env}
-			env, err := containerEnv(context.Background(), envTestObjects(), envTestPod(c), &c, podFacts{})
+			env, err := containerEnv(context.Background(), envTestObjects(), envTestPod(c), &c, podFacts{}, nil)
 			var ce *configError
 			if !errors.As(err, &ce) {
 				t.Fatalf("got %q, %v; want a *configError", env, err)
@@ -395,7 +395,7 @@ func TestEnvConfigErrors(t *testing.T) {
 	c := corev1.Container{Name: "app", EnvFrom: []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{
 		LocalObjectReference: corev1.LocalObjectReference{Name: "cfg"}, Optional: ptr.To(true)}}}}
 	down := &fakeObjectGetter{err: errors.New("etcdserver: request timed out")}
-	_, err := containerEnv(context.Background(), down, envTestPod(c), &c, podFacts{})
+	_, err := containerEnv(context.Background(), down, envTestPod(c), &c, podFacts{}, nil)
 	var ce *configError
 	if err == nil || errors.As(err, &ce) || !strings.Contains(err.Error(), "timed out") {
 		t.Errorf("store down: error %v, want the store's error and no *configError", err)

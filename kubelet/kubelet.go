@@ -17,9 +17,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 
+	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/events"
 	"github.com/shepherd-lab/shepherd/runtime/container"
 	"github.com/shepherd-lab/shepherd/runtime/image"
+	"github.com/shepherd-lab/shepherd/storage/informer"
 )
 
 // DefaultPort is the kubelet's HTTP port, as Kubernetes'.
@@ -58,6 +60,8 @@ type Kubelet struct {
 	metrics  *metrics
 	registry *prometheus.Registry
 	listener net.Listener
+	// services is every Service, for containers' service-link variables.
+	services *informer.Informer
 
 	once  sync.Once
 	ip    string
@@ -101,6 +105,7 @@ func New(cfg Config) (*Kubelet, error) {
 	k.metrics.cadvisor.MustRegister(cadvisorCollector{rt: cfg.Runtime})
 	k.events = events.NewRecorder(cfg.Store, cfg.Admission, "kubelet", 0, k.log)
 	k.pods = newPodManager(k)
+	k.services = informer.New(informer.Config{Store: cfg.Store, Resource: api.Services.Storage, Log: k.log})
 	return k, nil
 }
 
@@ -124,6 +129,7 @@ func (k *Kubelet) Run(ctx context.Context) error {
 		}
 	})
 	run(func() { k.events.Run(ctx) })
+	run(func() { k.services.Run(ctx) })
 	run(func() { k.pods.run(ctx) })
 	err := k.agent.Run(ctx)
 	cancel()

@@ -7,6 +7,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 )
 
 // Behaviour Kubernetes' [Conformance] e2e suite checks on a kubelet, each
@@ -88,5 +91,46 @@ func TestKubeletInitContainerStatuses(t *testing.T) {
 		if st := cs.State.Terminated; st == nil || st.Reason != "Completed" || !cs.Ready {
 			t.Errorf("completed init container %s: ready %v, state %+v", cs.Name, cs.Ready, cs.State)
 		}
+	}
+}
+
+// Containers get the service-link variables of their namespace's
+// services (not of headless ones), unless enableServiceLinks is false;
+// a variable the container defines wins.
+func TestKubeletServiceEnvironment(t *testing.T) {
+	env, ctx := newKubeletEnv(t), kubeletCtx(t)
+	services := env.core.CoreV1().Services("default")
+	foo, err := services.Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "fooservice"}, Spec: corev1.ServiceSpec{
+		Selector: map[string]string{"app": "foo"},
+		Ports:    []corev1.ServicePort{{Name: "http-port", Port: 8765, TargetPort: intstr.FromInt32(8080)}},
+	}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := services.Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "headless"}, Spec: corev1.ServiceSpec{
+		ClusterIP: corev1.ClusterIPNone, Ports: []corev1.ServicePort{{Port: 80}},
+	}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ip := foo.Spec.ClusterIP
+	env.create(t, ctx, env.pod("links", corev1.RestartPolicyNever, "env | grep -E '^(FOOSERVICE|HEADLESS)_' | sort", func(p *corev1.Pod) {
+		p.Spec.Containers[0].Env = []corev1.EnvVar{{Name: "FOOSERVICE_PORT", Value: "mine"}}
+	}))
+	env.create(t, ctx, env.pod("nolinks", corev1.RestartPolicyNever, "env | grep -E '^(FOOSERVICE|HEADLESS)_' | sort; true", func(p *corev1.Pod) {
+		p.Spec.EnableServiceLinks = ptr.To(false)
+	}))
+	want := "FOOSERVICE_PORT=mine\n" +
+		"FOOSERVICE_PORT_8765_TCP=tcp://" + ip + ":8765\n" +
+		"FOOSERVICE_PORT_8765_TCP_ADDR=" + ip + "\n" +
+		"FOOSERVICE_PORT_8765_TCP_PORT=8765\n" +
+		"FOOSERVICE_PORT_8765_TCP_PROTO=tcp\n" +
+		"FOOSERVICE_SERVICE_HOST=" + ip + "\n" +
+		"FOOSERVICE_SERVICE_PORT=8765\n" +
+		"FOOSERVICE_SERVICE_PORT_HTTP_PORT=8765\n"
+	if out := env.succeededLogs(t, "links"); out != want {
+		t.Errorf("links: environment\n%s\nwant\n%s", out, want)
+	}
+	if out := env.succeededLogs(t, "nolinks"); out != "" {
+		t.Errorf("enableServiceLinks false: environment\n%s\nwant none of the service's variables", out)
 	}
 }
