@@ -54,6 +54,14 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, c *ctr)
 		w.failed(pod, c, "CreateContainerConfigError", err)
 		return err
 	}
+	if !mountsEtcHosts(c.spec) {
+		hosts, err := w.hostsFile(pod)
+		if err != nil {
+			w.failed(pod, c, "CreateContainerError", fmt.Errorf("write the pod's hosts file: %w", err))
+			return err
+		}
+		mounts = append(mounts, container.Mount{Destination: etcHostsPath, Source: hosts, Type: "bind"})
+	}
 	vars := envMap(env)
 	argv, err := image.ResolveProcess(img.Config, expandCommand(c.spec.Command, vars), expandCommand(c.spec.Args, vars))
 	if err != nil {
@@ -137,6 +145,20 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, c *ctr)
 	c.startFailures = 0
 	w.startProbes(ctx, pod, c)
 	return nil
+}
+
+// hostsFile writes the pod's /etc/hosts (see hostsFileContent) and
+// returns its host path.
+func (w *podWorker) hostsFile(pod *corev1.Pod) (string, error) {
+	var nodeHosts []byte
+	if pod.Spec.HostNetwork {
+		var err error
+		if nodeHosts, err = os.ReadFile(etcHostsPath); err != nil {
+			return "", err
+		}
+	}
+	content := hostsFileContent(pod, w.facts(pod).podIPs(), podHostname(pod), podDomain(pod, w.k.cfg.ClusterDomain), nodeHosts)
+	return writeHostsFile(w.k.podDir(string(pod.UID)), content)
 }
 
 // failed records a container's failure to start as its waiting reason and

@@ -44,6 +44,10 @@ type Config struct {
 	// ResyncInterval is how often each pod is synced with nothing having
 	// happened (configMap and secret volumes are refreshed then).
 	ResyncInterval time.Duration
+	// ClusterDomain is the cluster's DNS domain: a pod with a subdomain
+	// has the FQDN <hostname>.<subdomain>.<namespace>.svc.<ClusterDomain>
+	// in its /etc/hosts. "" means DefaultClusterDomain.
+	ClusterDomain string
 	// OrphanGrace is the grace period given to containers of pods that
 	// vanished from etcd without the kubelet seeing their deletion.
 	OrphanGrace time.Duration
@@ -82,6 +86,9 @@ func New(cfg Config) (*Kubelet, error) {
 	}
 	if cfg.ResyncInterval == 0 {
 		cfg.ResyncInterval = 10 * time.Second
+	}
+	if cfg.ClusterDomain == "" {
+		cfg.ClusterDomain = DefaultClusterDomain
 	}
 	if cfg.OrphanGrace == 0 {
 		cfg.OrphanGrace = 2 * time.Second

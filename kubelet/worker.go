@@ -458,13 +458,7 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *corev1.Pod) error {
 	if w.sandboxReady {
 		return nil
 	}
-	hostname := pod.Name
-	if pod.Spec.Hostname != "" {
-		hostname = pod.Spec.Hostname
-	}
-	if len(hostname) > 63 {
-		hostname = hostname[:63]
-	}
+	hostname := podHostname(pod)
 	if pod.Spec.HostNetwork {
 		w.k.events.Record(api.Pods, pod, corev1.EventTypeWarning, "HostNetworkUnsupported",
 			"hostNetwork is not supported by Shepherd's kubelet yet: the pod gets its own network namespace")

@@ -29,6 +29,7 @@ type nodeOptions struct {
 	hollowNodes   int
 	address       string
 	port          int
+	clusterDomain string
 }
 
 func (n *nodeOptions) addFlags(fs *pflag.FlagSet) {
@@ -40,6 +41,7 @@ func (n *nodeOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&n.runtime, "runtime", "shepherd", "Container runtime: shepherd (real containers) or hollow (no containers; pods Running at once).")
 	fs.StringVar(&n.address, "address", "", "IP address the kubelet's HTTP server (logs, healthz, metrics; plain HTTP without authentication for now) listens on (default: the node IP, so the apiserver can reach it).")
 	fs.IntVar(&n.port, "port", kubelet.DefaultPort, "Port of the kubelet's HTTP server.")
+	fs.StringVar(&n.clusterDomain, "cluster-domain", kubelet.DefaultClusterDomain, "The cluster's DNS domain: pods with a subdomain get <hostname>.<subdomain>.<namespace>.svc.<domain> in their /etc/hosts.")
 	fs.IntVar(&n.hollowNodes, "hollow-nodes", 1, "With --runtime=hollow: how many hollow nodes this process runs (named <node-name>-<i> when more than 1).")
 }
 
@@ -152,7 +154,7 @@ func runKubelet(ctx context.Context, o *options, n *nodeOptions, store *storage.
 			Store: store, Admission: adm, Name: n.nodeName, NodeIP: nodeIP, RootDir: o.rootDir,
 			LeaseDuration: n.leaseDuration, Cgroups: rt.Cgroups(), Version: version.GitVersion(), Log: log,
 		},
-		Runtime: rt, Images: images, Address: addr, Port: n.port,
+		Runtime: rt, Images: images, Address: addr, Port: n.port, ClusterDomain: n.clusterDomain,
 	})
 	if err != nil {
 		return err

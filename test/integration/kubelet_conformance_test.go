@@ -134,3 +134,34 @@ func TestKubeletServiceEnvironment(t *testing.T) {
 		t.Errorf("enableServiceLinks false: environment\n%s\nwant none of the service's variables", out)
 	}
 }
+
+// Every container of a pod sees the pod's managed /etc/hosts: the pod's
+// IP under its hostname (FQDN with a subdomain) and the hostAliases.
+func TestKubeletEtcHosts(t *testing.T) {
+	env, ctx := newKubeletEnv(t), kubeletCtx(t)
+	env.create(t, ctx, env.pod("aliases", corev1.RestartPolicyNever, "cat /etc/hosts", func(p *corev1.Pod) {
+		p.Spec.Hostname, p.Spec.Subdomain = "host-1", "sub"
+		p.Spec.HostAliases = []corev1.HostAlias{
+			{IP: "123.45.67.89", Hostnames: []string{"foo.local", "bar.local"}},
+			{IP: "10.1.2.3", Hostnames: []string{"foo.remote", "bar.remote"}},
+		}
+		p.Spec.InitContainers = []corev1.Container{{Name: "first", Image: env.image, Command: []string{"sh", "-c", "grep -q foo.local /etc/hosts"}}}
+	}))
+	out := env.succeededLogs(t, "aliases")
+	p := mustGet(t, ctx, env, "aliases")
+	want := "# Kubernetes-managed hosts file.\n" +
+		"127.0.0.1\tlocalhost\n" +
+		"::1\tlocalhost ip6-localhost ip6-loopback\n" +
+		"fe00::0\tip6-localnet\n" +
+		"fe00::0\tip6-mcastprefix\n" +
+		"fe00::1\tip6-allnodes\n" +
+		"fe00::2\tip6-allrouters\n" +
+		p.Status.PodIP + "\thost-1.sub.default.svc.cluster.local\thost-1\n" +
+		"\n" +
+		"# Entries added by HostAliases.\n" +
+		"123.45.67.89\tfoo.local\tbar.local\n" +
+		"10.1.2.3\tfoo.remote\tbar.remote\n"
+	if p.Status.PodIP == "" || out != want {
+		t.Errorf("/etc/hosts (pod IP %q):\n%s\nwant:\n%s", p.Status.PodIP, out, want)
+	}
+}
