@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -98,6 +99,14 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, c *ctr)
 	}
 	spec.LogPath = filepath.Join(logDir, strconv.Itoa(attempt)+".log")
 	os.Remove(spec.LogPath) // left by an attempt that failed to start
+	if p := c.spec.TerminationMessagePath; p != "" {
+		file := terminationMessageFile(w.k.podDir(string(pod.UID)), c.name, attempt)
+		if err := makeTerminationMessageFile(file); err != nil {
+			w.failed(pod, c, "CreateContainerError", err)
+			return err
+		}
+		spec.Mounts = append(spec.Mounts, container.Mount{Destination: path.Clean("/" + p), Source: file, Type: "bind"})
+	}
 
 	t0 := time.Now()
 	_, err = w.k.cfg.Runtime.Create(ctx, spec)
@@ -130,6 +139,7 @@ func (w *podWorker) startContainer(ctx context.Context, pod *corev1.Pod, c *ctr)
 	if old != nil {
 		w.deleteContainer(ctx, old.ID)
 		os.Remove(old.LogPath)
+		os.Remove(terminationMessageFile(w.k.podDir(string(pod.UID)), c.name, attemptOf(old)))
 	}
 	w.k.events.Record(api.Pods, pod, corev1.EventTypeNormal, "Created", "Created container "+c.name)
 	w.k.events.Record(api.Pods, pod, corev1.EventTypeNormal, "Started", "Started container "+c.name)

@@ -31,6 +31,9 @@ type containerView struct {
 	// Ready and Started come from the readiness and startup probes (true
 	// when the container has no such probe and runs).
 	Ready, Started bool
+	// Message and PrevMessage are Cur's and Prev's termination messages,
+	// once they have finished.
+	Message, PrevMessage string
 }
 
 // podView is the pod's state as the worker sees it.
@@ -53,8 +56,10 @@ func finished(st *container.State) bool {
 	return st != nil && (st.Status == container.StatusExited || st.Status == container.StatusUnknown)
 }
 
-// terminatedState describes a finished attempt as Kubernetes does.
-func terminatedState(st *container.State) *corev1.ContainerStateTerminated {
+// terminatedState describes a finished attempt as Kubernetes does; msg
+// is its termination message, added to the runtime's own message (after
+// ": " when there is one).
+func terminatedState(st *container.State, msg string) *corev1.ContainerStateTerminated {
 	t := &corev1.ContainerStateTerminated{ContainerID: containerID(st.ID), StartedAt: metav1.NewTime(st.StartedAt)}
 	if st.Exit == nil {
 		// The monitor died without recording the exit (host reboot,
@@ -66,6 +71,12 @@ func terminatedState(st *container.State) *corev1.ContainerStateTerminated {
 	}
 	t.ExitCode = int32(st.Exit.ExitCode)
 	t.Message = st.Exit.Reason
+	if msg != "" {
+		if t.Message != "" {
+			t.Message += ": "
+		}
+		t.Message += msg
+	}
 	t.FinishedAt = metav1.NewTime(st.Exit.FinishedAt)
 	switch {
 	case st.Exit.OOMKilled:
@@ -87,7 +98,7 @@ func containerStatus(v containerView) corev1.ContainerStatus {
 		Started: ptr.To(false),
 	}
 	if v.Prev != nil && finished(v.Prev) {
-		cs.LastTerminationState.Terminated = terminatedState(v.Prev)
+		cs.LastTerminationState.Terminated = terminatedState(v.Prev, v.PrevMessage)
 	}
 	switch {
 	case v.Cur != nil && v.Cur.Status == container.StatusRunning && v.WaitReason == "":
@@ -99,12 +110,12 @@ func containerStatus(v containerView) corev1.ContainerStatus {
 		// Waiting to (re)start: the last attempt, if any, is lastState.
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: v.WaitReason, Message: v.WaitMessage}
 		if v.Cur != nil && finished(v.Cur) {
-			cs.LastTerminationState.Terminated = terminatedState(v.Cur)
+			cs.LastTerminationState.Terminated = terminatedState(v.Cur, v.Message)
 			cs.ContainerID = containerID(v.Cur.ID)
 		}
 	case v.Cur != nil && finished(v.Cur):
 		cs.ContainerID = containerID(v.Cur.ID)
-		cs.State.Terminated = terminatedState(v.Cur)
+		cs.State.Terminated = terminatedState(v.Cur, v.Message)
 	default:
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: "ContainerCreating"}
 	}
@@ -238,6 +249,7 @@ func computeStatus(pod *corev1.Pod, v *podView, now time.Time) corev1.PodStatus 
 	if st.QOSClass == "" {
 		st.QOSClass = qosClass(pod)
 	}
+	capTerminationMessages(pod, &st)
 
 	t := metav1.NewTime(now.Truncate(time.Second))
 	set := func(ct corev1.PodConditionType, ok bool, reason, msg string) {

@@ -58,6 +58,9 @@ type ctr struct {
 	// process is what cur runs (for exec probes and hooks).
 	process container.Process
 	imageID string
+	// messages are the termination messages of finished attempts (cur,
+	// prev), by container ID, read once each.
+	messages map[string]string
 
 	waitReason, waitMessage string
 	backoffUntil            time.Time
@@ -184,6 +187,8 @@ func (w *podWorker) sync(ctx context.Context) (bool, time.Duration) {
 		return w.terminate(ctx, pod, true), time.Second
 	}
 	now := time.Now()
+	w.syncRecords(pod)
+	w.readTerminationMessages(pod)
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		w.terminal = true
 		w.stopAllProbes()
@@ -214,7 +219,6 @@ func (w *podWorker) sync(ctx context.Context) (bool, time.Duration) {
 			w.volumePaths, w.volumesAt = paths, now
 		}
 	}
-	w.syncRecords(pod)
 	// Containers whose liveness or startup probe failed are stopped;
 	// they are then restarted like any exited container.
 	for _, c := range w.sortedCtrs() {
@@ -279,6 +283,52 @@ func (w *podWorker) sync(ctx context.Context) (bool, time.Duration) {
 		w.stopAllProbes()
 	}
 	return false, next
+}
+
+// readTerminationMessages reads the termination message of each attempt
+// that has finished since the last sync (or was found finished when the
+// kubelet started), before its status is written.
+func (w *podWorker) readTerminationMessages(pod *corev1.Pod) {
+	podDir := w.k.podDir(string(pod.UID))
+	for _, c := range w.sortedCtrs() {
+		w.mu.Lock()
+		spec, states := c.spec, []*container.State{c.cur, c.prev}
+		var todo []*container.State
+		for _, st := range states {
+			if _, done := c.messages[stID(st)]; finished(st) && !done {
+				todo = append(todo, st)
+			}
+		}
+		w.mu.Unlock()
+		for _, st := range todo {
+			file, code := "", 0
+			if spec != nil && spec.TerminationMessagePath != "" {
+				file = terminationMessageFile(podDir, c.name, attemptOf(st))
+			}
+			if st.Exit != nil {
+				code = st.Exit.ExitCode
+			}
+			msg := readTerminationMessage(file, fallsBackToLogs(spec, code), st.LogPath)
+			w.mu.Lock()
+			if c.messages == nil {
+				c.messages = map[string]string{}
+			}
+			c.messages[st.ID] = msg
+			for id := range c.messages {
+				if id != stID(c.cur) && id != stID(c.prev) {
+					delete(c.messages, id) // an attempt deleted since
+				}
+			}
+			w.mu.Unlock()
+		}
+	}
+}
+
+func stID(st *container.State) string {
+	if st == nil {
+		return ""
+	}
+	return st.ID
 }
 
 // syncRecords makes a record for every container of the spec.
@@ -498,6 +548,7 @@ func (w *podWorker) view(pod *corev1.Pod, now time.Time) *podView {
 			return cv // waiting: computeStatus gives the default reason
 		}
 		cv.Cur, cv.Prev, cv.RestartCount = c.cur, c.prev, int32(c.attempt)
+		cv.Message, cv.PrevMessage = c.messages[stID(c.cur)], c.messages[stID(c.prev)]
 		cv.ImageID = c.imageID
 		cv.WaitReason, cv.WaitMessage = c.waitReason, c.waitMessage
 		if c.cur != nil && c.cur.Status == container.StatusRunning {

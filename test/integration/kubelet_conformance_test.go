@@ -165,3 +165,56 @@ func TestKubeletEtcHosts(t *testing.T) {
 		t.Errorf("/etc/hosts (pod IP %q):\n%s\nwant:\n%s", p.Status.PodIP, out, want)
 	}
 }
+
+// What a container writes to its terminationMessagePath is its terminated
+// state's message (lastState's after a restart), for any user and path;
+// FallbackToLogsOnError takes the log's tail when a failed container
+// wrote nothing.
+func TestKubeletTerminationMessages(t *testing.T) {
+	env, ctx := newKubeletEnv(t), kubeletCtx(t)
+	env.create(t, ctx, env.pod("file", corev1.RestartPolicyNever, "echo -n DONE > /dev/termination-log", nil))
+	env.create(t, ctx, env.pod("nonroot", corev1.RestartPolicyNever, "echo -n DONE > /dev/termination-custom-log", func(p *corev1.Pod) {
+		c := &p.Spec.Containers[0]
+		c.TerminationMessagePath = "/dev/termination-custom-log"
+		c.SecurityContext = &corev1.SecurityContext{RunAsUser: ptr.To(int64(1000))}
+	}))
+	env.create(t, ctx, env.pod("fallback", corev1.RestartPolicyNever, "echo first; echo from-logs; exit 1", func(p *corev1.Pod) {
+		p.Spec.Containers[0].TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
+	}))
+	env.create(t, ctx, env.pod("fallback-ok", corev1.RestartPolicyNever, "echo not a message", func(p *corev1.Pod) {
+		p.Spec.Containers[0].TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
+	}))
+	env.create(t, ctx, env.pod("restarted", corev1.RestartPolicyOnFailure,
+		"if [ -e /state/ran ]; then echo -n second > /dev/termination-log; else touch /state/ran; echo -n first > /dev/termination-log; exit 3; fi", func(p *corev1.Pod) {
+			p.Spec.Volumes = []corev1.Volume{{Name: "state", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+			p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "state", MountPath: "/state"}}
+		}))
+	message := func(name string, phase corev1.PodPhase) string {
+		t.Helper()
+		p := env.waitPodStatus(t, ctx, name, string(phase), time.Minute, func(p *corev1.Pod) bool { return p.Status.Phase == phase })
+		st := terminated(p, 0)
+		if st == nil {
+			t.Fatalf("%s: no terminated state: %+v", name, p.Status.ContainerStatuses)
+		}
+		return st.Message
+	}
+	if m := message("file", corev1.PodSucceeded); m != "DONE" {
+		t.Errorf("file: message %q", m)
+	}
+	if m := message("nonroot", corev1.PodSucceeded); m != "DONE" {
+		t.Errorf("non-root user, custom path: message %q", m)
+	}
+	if m := message("fallback", corev1.PodFailed); m != "first\nfrom-logs\n" {
+		t.Errorf("fallback to logs: message %q", m)
+	}
+	if m := message("fallback-ok", corev1.PodSucceeded); m != "" {
+		t.Errorf("fallback to logs on success: message %q, want none", m)
+	}
+	if m := message("restarted", corev1.PodSucceeded); m != "second" {
+		t.Errorf("restarted: message %q", m)
+	}
+	p := mustGet(t, ctx, env, "restarted")
+	if lt := p.Status.ContainerStatuses[0].LastTerminationState.Terminated; lt == nil || lt.Message != "first" || lt.ExitCode != 3 {
+		t.Errorf("restarted: lastState %+v", p.Status.ContainerStatuses[0].LastTerminationState)
+	}
+}
