@@ -130,8 +130,7 @@ func orDefault(v, def int32) int32 {
 // probeSuccess (with a message only for a warning: a redirect to another
 // host, not followed, as Kubernetes reports with a ProbeWarning event),
 // probeFailure with why, or probeUnknown when the probe could not be run
-// at all (gRPC probes; Exec errors; ctx ended), which Kubernetes counts
-// neither way.
+// at all (Exec errors; ctx ended), which Kubernetes counts neither way.
 func runProbe(ctx context.Context, p *corev1.Probe, t probeTarget) (probeResult, string) {
 	timeout := time.Duration(orDefault(p.TimeoutSeconds, defaultProbeTimeout)) * time.Second
 	switch {
@@ -142,7 +141,7 @@ func runProbe(ctx context.Context, p *corev1.Probe, t probeTarget) (probeResult,
 	case p.TCPSocket != nil:
 		return tcpProbe(ctx, p.TCPSocket, timeout, t)
 	case p.GRPC != nil:
-		return probeUnknown, "gRPC probes (grpc.health.v1) are not supported by Shepherd yet"
+		return grpcProbe(ctx, p.GRPC, timeout, t)
 	}
 	return probeUnknown, "the probe has no handler (exec, httpGet, tcpSocket or grpc)"
 }

@@ -17,6 +17,12 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/metadata"
 )
 
 // probeNet is where a network probe's server runs: in the kubelet's own
@@ -321,10 +327,88 @@ func TestProbeExec(t *testing.T) {
 	}
 }
 
-func TestProbeGRPCIsUnknown(t *testing.T) {
-	p := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{GRPC: &corev1.GRPCAction{Port: 9000}}}
-	if r, msg := runProbe(context.Background(), p, probeTarget{}); r != probeUnknown || !strings.Contains(msg, "not supported") {
-		t.Errorf("got %v %q", r, msg)
+// serveGRPC runs a gRPC server on a listener of the namespace: with the
+// standard health service (services "" SERVING, "db" NOT_SERVING) unless
+// bare, and an interceptor holding "slow"'s checks until the caller gives
+// up. It records the user agents it sees.
+func (pn probeNet) serveGRPC(t *testing.T, bare bool) (port int, agents func() []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var seen []string
+	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		if md, ok := metadata.FromIncomingContext(ctx); ok {
+			mu.Lock()
+			seen = append(seen, md.Get("user-agent")...)
+			mu.Unlock()
+		}
+		if r, ok := req.(*healthpb.HealthCheckRequest); ok && r.Service == "slow" {
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+		return h(ctx, req)
+	}))
+	if !bare {
+		hs := health.NewServer()
+		hs.SetServingStatus("db", healthpb.HealthCheckResponse_NOT_SERVING)
+		hs.SetServingStatus("slow", healthpb.HealthCheckResponse_SERVING)
+		healthpb.RegisterHealthServer(srv, hs)
+	}
+	ln := pn.listen(t)
+	go srv.Serve(ln)
+	t.Cleanup(srv.Stop)
+	return ln.Addr().(*net.TCPAddr).Port, func() []string { mu.Lock(); defer mu.Unlock(); return slices.Clone(seen) }
+}
+
+// gRPC probes speak grpc.health.v1 inside the pod's network namespace:
+// SERVING is a success; NOT_SERVING, an unknown service, a server without
+// the health service, a closed port and a slow answer are failures with
+// Kubernetes' messages.
+func TestProbeGRPC(t *testing.T) {
+	forEachNet(t, func(t *testing.T, pn probeNet) {
+		port, agents := pn.serveGRPC(t, false)
+		barePort, _ := pn.serveGRPC(t, true)
+		refused := pn.closedPort(t)
+		probe := func(port int, service *string) *corev1.Probe {
+			return &corev1.Probe{ProbeHandler: corev1.ProbeHandler{GRPC: &corev1.GRPCAction{Port: int32(port), Service: service}}, TimeoutSeconds: 1}
+		}
+		for _, tc := range []struct {
+			name  string
+			probe *corev1.Probe
+			want  probeResult
+			msg   string // exact, or a regexp when it starts with ^
+		}{
+			{"serving", probe(port, nil), probeSuccess, ""},
+			{"serving, empty service", probe(port, ptr.To("")), probeSuccess, ""},
+			{"not serving", probe(port, ptr.To("db")), probeFailure, `service unhealthy (responded with "NOT_SERVING")`},
+			{"unknown service", probe(port, ptr.To("nope")), probeFailure,
+				"error: health rpc probe failed: rpc error: code = NotFound desc = unknown service"},
+			{"no health service", probe(barePort, nil), probeFailure,
+				"^error: this server does not implement the grpc health protocol \\(grpc.health.v1.Health\\): "},
+			{"closed port", probe(refused, nil), probeFailure,
+				fmt.Sprintf("timeout: failed to connect service %q within 1s: context deadline exceeded", "127.0.0.1:"+strconv.Itoa(refused))},
+			{"slow", probe(port, ptr.To("slow")), probeFailure, "timeout: health rpc did not complete within 1s"},
+			{"port 0", probe(0, nil), probeFailure, "invalid port number: 0"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				r, msg := runProbe(context.Background(), tc.probe, pn.target())
+				if r != tc.want || !messageMatches(msg, tc.msg) {
+					t.Errorf("got %v %q, want %v %q", r, msg, tc.want, tc.msg)
+				}
+			})
+		}
+		if a := agents(); len(a) == 0 || !strings.HasPrefix(a[0], "kube-probe/"+kubeMinorVersion()) {
+			t.Errorf("user agents %q, want kube-probe/%s", a, kubeMinorVersion())
+		}
+	})
+}
+
+// A probe whose container stops (ctx ends) counts neither way.
+func TestProbeGRPCCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	p := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{GRPC: &corev1.GRPCAction{Port: 9}}, TimeoutSeconds: 1}
+	if r, msg := runProbe(ctx, p, probeTarget{Host: "127.0.0.1"}); r != probeUnknown {
+		t.Errorf("got %v %q, want unknown", r, msg)
 	}
 }
 
