@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -45,14 +46,30 @@ type fileProjection struct {
 
 // writeAtomic makes dir hold exactly files (by slash-separated relative
 // path), laid out as above. It writes nothing when the current generation
-// already holds the same files with the same modes (and then only
-// restores missing top-level links), and reports whether it wrote a new
-// generation. dir must exist. Entries of dir it did not make (a subPath
-// directory made for a container) are left alone.
-func writeAtomic(dir string, files map[string]fileProjection) (bool, error) {
+// already holds the same files with the same modes and group (and then
+// only restores missing top-level links), and reports whether it wrote a
+// new generation. dir must exist. Entries of dir it did not make (a
+// subPath directory made for a container) are left alone.
+//
+// With fsGroup, the volume is given to that group as Kubernetes'
+// SetVolumeOwnership does for these read-only volumes: every entry's
+// group is fsGroup, files are made group-readable (mode | 0440),
+// directories group-readable and searchable with the setgid bit
+// (| 02550). A new generation gets it before ..data points to it.
+func writeAtomic(dir string, files map[string]fileProjection, fsGroup *int64) (bool, error) {
 	top, err := checkProjectionPaths(files)
 	if err != nil {
 		return false, err
+	}
+	gid := -1
+	if fsGroup != nil {
+		gid = int(*fsGroup)
+		owned := make(map[string]fileProjection, len(files))
+		for p, f := range files {
+			f.Mode |= fsGroupFileBits
+			owned[p] = f
+		}
+		files = owned
 	}
 	cur, err := os.Readlink(filepath.Join(dir, dataLink))
 	switch {
@@ -64,12 +81,15 @@ func writeAtomic(dir string, files map[string]fileProjection) (bool, error) {
 		return false, fmt.Errorf("%s: %s points to %q, not to a generation directory", dir, dataLink, cur)
 	}
 	if cur != "" {
-		same, err := sameFiles(filepath.Join(dir, cur), files)
+		same, err := sameFiles(filepath.Join(dir, cur), files, gid)
 		if err != nil {
 			return false, err
 		}
 		if same {
 			if err := linkTopLevel(dir, top); err != nil {
+				return false, err
+			}
+			if err := setTopLevelGroup(dir, top, gid); err != nil {
 				return false, err
 			}
 			return false, removeStale(dir, top, cur)
@@ -81,6 +101,10 @@ func writeAtomic(dir string, files map[string]fileProjection) (bool, error) {
 		return false, err
 	}
 	if err := writeGeneration(gen, files); err != nil {
+		os.RemoveAll(gen)
+		return false, err
+	}
+	if err := setGroup(gen, gid); err != nil {
 		os.RemoveAll(gen)
 		return false, err
 	}
@@ -101,6 +125,9 @@ func writeAtomic(dir string, files map[string]fileProjection) (bool, error) {
 	// From here on the new files are what readers see; what is left is
 	// housekeeping, which the next call repeats if it fails now.
 	if err := linkTopLevel(dir, top); err != nil {
+		return true, err
+	}
+	if err := setTopLevelGroup(dir, top, gid); err != nil {
 		return true, err
 	}
 	return true, removeStale(dir, top, filepath.Base(gen))
@@ -142,13 +169,24 @@ func isGenerationName(name string) bool {
 	return len(name) > 2 && strings.HasPrefix(name, "..") && name[2] >= '0' && name[2] <= '9' && !strings.Contains(name, "/")
 }
 
-// sameFiles reports whether gen holds exactly files, contents and modes.
-func sameFiles(gen string, files map[string]fileProjection) (bool, error) {
+// sameFiles reports whether gen holds exactly files, contents and modes,
+// and, when gid is not -1, every file and directory has that group.
+func sameFiles(gen string, files map[string]fileProjection, gid int) (bool, error) {
 	seen := 0
 	same := true
 	err := filepath.WalkDir(gen, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
+		}
+		if gid >= 0 {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			if st, ok := info.Sys().(*syscall.Stat_t); !ok || int(st.Gid) != gid {
+				same = false
+				return filepath.SkipAll
+			}
 		}
 		if d.IsDir() {
 			return nil
@@ -289,4 +327,72 @@ func removeStale(dir string, top map[string]bool, keep string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// The mode bits fsGroup adds, as Kubernetes' SetVolumeOwnership for a
+// read-only volume: group read for files, and for directories group read
+// and search and setgid (new entries inherit the group).
+const (
+	fsGroupFileBits = 0o440
+	fsGroupDirBits  = 0o550 | fs.ModeSetgid
+)
+
+// setGroup gives dir and everything below it to group gid (-1: nothing
+// to do): symlinks themselves (lchown), files and directories with the
+// fsGroup mode bits added.
+func setGroup(dir string, gid int) error {
+	if gid < 0 {
+		return nil
+	}
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return setEntryGroup(p, d, gid)
+	})
+}
+
+func setEntryGroup(p string, d fs.DirEntry, gid int) error {
+	if err := os.Lchown(p, -1, gid); err != nil {
+		return err
+	}
+	if d.Type()&fs.ModeSymlink != 0 {
+		return nil // a symlink's mode means nothing; chmod would follow it
+	}
+	info, err := d.Info()
+	if err != nil {
+		return err
+	}
+	bits := fs.FileMode(fsGroupFileBits)
+	if d.IsDir() {
+		bits = fsGroupDirBits
+	}
+	mode := info.Mode()&(fs.ModePerm|fs.ModeSetgid|fs.ModeSetuid|fs.ModeSticky) | bits
+	if mode == info.Mode()&(fs.ModePerm|fs.ModeSetgid|fs.ModeSetuid|fs.ModeSticky) {
+		return nil
+	}
+	return os.Chmod(p, mode)
+}
+
+// setTopLevelGroup gives the volume directory itself, its ..data link and
+// its top-level links to group gid (-1: nothing to do).
+func setTopLevelGroup(dir string, top map[string]bool, gid int) error {
+	if gid < 0 {
+		return nil
+	}
+	names := []string{"", dataLink}
+	for name := range top {
+		names = append(names, name)
+	}
+	for _, name := range names {
+		p := filepath.Join(dir, name)
+		info, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		if err := setEntryGroup(p, fs.FileInfoToDirEntry(info), gid); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -47,10 +47,13 @@ const defaultFileMode = 0o644
 // Root/<pod UID>/volumes/<kind>/<volume name>. Calls for one pod must not
 // overlap (its worker makes them); calls for different pods may.
 //
-// What Kubernetes does and this does not: fsGroup ownership of volume
-// files, enforcing an on-disk emptyDir's sizeLimit (Kubernetes evicts the
-// pod), mountPropagation and recursiveReadOnly (containers' mounts are
-// private, and read-only is the runtime's plain remount).
+// What Kubernetes does and this does not: enforcing an on-disk emptyDir's
+// sizeLimit (Kubernetes evicts the pod), fsGroupChangePolicy (an emptyDir
+// is given to fsGroup when made, configMap, secret, downwardAPI and
+// projected volumes whenever written, which is what Kubernetes does for
+// them whatever the policy), mountPropagation and recursiveReadOnly
+// (containers' mounts are private, and read-only is the runtime's plain
+// remount).
 type volumeManager struct {
 	Root string // <kubelet root-dir>/pods
 	Get  objectGetter
@@ -117,6 +120,10 @@ func (m *volumeManager) setupVolume(ctx context.Context, objs *objectCache, pod 
 	src := &v.VolumeSource
 	dir := func(kind string) string { return filepath.Join(podDir, "volumes", kind, v.Name) }
 	files := map[string]fileProjection{}
+	var fsGroup *int64
+	if pod.Spec.SecurityContext != nil {
+		fsGroup = pod.Spec.SecurityContext.FSGroup
+	}
 	var err error
 	switch {
 	case src.HostPath != nil:
@@ -126,24 +133,24 @@ func (m *volumeManager) setupVolume(ctx context.Context, objs *objectCache, pod 
 		}
 		return src.HostPath.Path, checkHostPath(src.HostPath.Path, t)
 	case src.EmptyDir != nil:
-		return dir(kindEmptyDir), setupEmptyDir(dir(kindEmptyDir), src.EmptyDir, memoryVolumeSize(pod, f, src.EmptyDir))
+		return dir(kindEmptyDir), setupEmptyDir(dir(kindEmptyDir), src.EmptyDir, memoryVolumeSize(pod, f, src.EmptyDir), fsGroup)
 	case src.ConfigMap != nil:
 		s := src.ConfigMap
 		if err = configMapFiles(ctx, objs, s.Name, s.Items, s.DefaultMode, isOptional(s.Optional), files); err != nil {
 			return "", err
 		}
-		return m.project(dir(kindConfigMap), false, files)
+		return m.project(dir(kindConfigMap), false, files, fsGroup)
 	case src.Secret != nil:
 		s := src.Secret
 		if err = secretFiles(ctx, objs, s.SecretName, s.Items, s.DefaultMode, isOptional(s.Optional), files); err != nil {
 			return "", err
 		}
-		return m.project(dir(kindSecret), true, files)
+		return m.project(dir(kindSecret), true, files, fsGroup)
 	case src.DownwardAPI != nil:
 		if err = downwardAPIFiles(pod, f, src.DownwardAPI.Items, src.DownwardAPI.DefaultMode, files); err != nil {
 			return "", err
 		}
-		return m.project(dir(kindDownwardAPI), true, files)
+		return m.project(dir(kindDownwardAPI), true, files, fsGroup)
 	case src.Projected != nil:
 		d := dir(kindProjected)
 		_, statErr := os.Lstat(d)
@@ -151,7 +158,7 @@ func (m *volumeManager) setupVolume(ctx context.Context, objs *objectCache, pod 
 		if err = m.projectedFiles(ctx, objs, pod, f, v.Name, src.Projected, first, files); err != nil {
 			return "", err
 		}
-		return m.project(d, true, files)
+		return m.project(d, true, files, fsGroup)
 	}
 	return "", fmt.Errorf("%w (%s)", errVolumeUnsupported, volumeSourceType(src))
 }
@@ -171,8 +178,9 @@ func volumeSourceType(src *corev1.VolumeSource) string {
 
 // project writes files into the volume directory dir, on a tmpfs of its
 // own when inMemory (so a Secret's data never reaches a disk, as
-// Kubernetes does for secret, downwardAPI and projected volumes).
-func (m *volumeManager) project(dir string, inMemory bool, files map[string]fileProjection) (string, error) {
+// Kubernetes does for secret, downwardAPI and projected volumes), owned
+// by fsGroup when set (see writeAtomic).
+func (m *volumeManager) project(dir string, inMemory bool, files map[string]fileProjection, fsGroup *int64) (string, error) {
 	if err := makeVolumeDir(dir, 0o755); err != nil {
 		return "", err
 	}
@@ -181,7 +189,7 @@ func (m *volumeManager) project(dir string, inMemory bool, files map[string]file
 			return "", err
 		}
 	}
-	changed, err := writeAtomic(dir, files)
+	changed, err := writeAtomic(dir, files, fsGroup)
 	if err != nil {
 		return "", err
 	}
@@ -207,18 +215,37 @@ func makeVolumeDir(dir string, perm fs.FileMode) error {
 
 // setupEmptyDir makes an emptyDir: a world-writable directory, or for
 // medium Memory a tmpfs of memSize bytes (0: the kernel's default, half
-// of RAM) mounted on it, so every container of the pod shares it.
-func setupEmptyDir(dir string, ed *corev1.EmptyDirVolumeSource, memSize int64) error {
+// of RAM) mounted on it, so every container of the pod shares it. With
+// fsGroup, the new volume's directory gets that group and the setgid bit
+// (02777, or 03777 for a tmpfs, whose root is sticky), as Kubernetes' SetVolumeOwnership gives a writable volume, so
+// what the pod's containers create there is the group's.
+func setupEmptyDir(dir string, ed *corev1.EmptyDirVolumeSource, memSize int64, fsGroup *int64) error {
+	_, statErr := os.Lstat(dir)
+	first := errors.Is(statErr, fs.ErrNotExist)
 	if err := makeVolumeDir(dir, 0o777); err != nil {
 		return err
 	}
 	switch ed.Medium {
 	case corev1.StorageMediumDefault:
-		return nil
 	case corev1.StorageMediumMemory:
-		return mountTmpfs(dir, memSize, 0, "")
+		if err := mountTmpfs(dir, memSize, 0, ""); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("%w (emptyDir medium %s)", errVolumeUnsupported, ed.Medium)
 	}
-	return fmt.Errorf("%w (emptyDir medium %s)", errVolumeUnsupported, ed.Medium)
+	if first && fsGroup != nil {
+		info, err := os.Lstat(dir)
+		if err != nil {
+			return err
+		}
+		if err := os.Chown(dir, -1, int(*fsGroup)); err != nil {
+			return err
+		}
+		// 0777 already has the group bits Kubernetes adds (0660|0110).
+		return os.Chmod(dir, info.Mode()&(fs.ModePerm|fs.ModeSticky)|fs.ModeSetgid)
+	}
+	return nil
 }
 
 // memoryVolumeSize is the size of a memory-backed emptyDir, as Kubernetes

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -341,7 +342,7 @@ func TestAtomicWriterReaders(t *testing.T) {
 	payload := func(d []byte) map[string]fileProjection {
 		return map[string]fileProjection{"key": {Data: d, Mode: 0o644}, "dir/nested": {Data: d, Mode: 0o644}}
 	}
-	if _, err := writeAtomic(dir, payload(a)); err != nil {
+	if _, err := writeAtomic(dir, payload(a), nil); err != nil {
 		t.Fatal(err)
 	}
 	var stop atomic.Bool
@@ -377,7 +378,7 @@ func TestAtomicWriterReaders(t *testing.T) {
 		if i%2 == 0 {
 			d = b
 		}
-		changed, err := writeAtomic(dir, payload(d))
+		changed, err := writeAtomic(dir, payload(d), nil)
 		if err != nil || !changed {
 			t.Errorf("update %d: changed %v, %v", i, changed, err)
 			break
@@ -411,26 +412,26 @@ func generations(t *testing.T, dir string) []string {
 func TestAtomicWriterPaths(t *testing.T) {
 	for _, p := range []string{"", "/etc/passwd", "../x", "a/../../x", "..data", "..2024_01_01", "a//b", "a/./b", "a/", "./a"} {
 		dir := t.TempDir()
-		if _, err := writeAtomic(dir, map[string]fileProjection{p: {Data: []byte("x"), Mode: 0o644}}); err == nil {
+		if _, err := writeAtomic(dir, map[string]fileProjection{p: {Data: []byte("x"), Mode: 0o644}}, nil); err == nil {
 			t.Errorf("path %q accepted", p)
 		}
 		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 			t.Errorf("path %q: wrote %d entries", p, len(entries))
 		}
 	}
-	if _, err := writeAtomic(t.TempDir(), map[string]fileProjection{"a": {}, "a/b": {}}); err == nil {
+	if _, err := writeAtomic(t.TempDir(), map[string]fileProjection{"a": {}, "a/b": {}}, nil); err == nil {
 		t.Error("a path that is a file and a directory accepted")
 	}
 	// Crash leftovers (a generation nothing points to, a temporary link)
 	// go on the next write; directories not of the layout stay.
 	dir := t.TempDir()
-	if _, err := writeAtomic(dir, map[string]fileProjection{"k": {Data: []byte("1"), Mode: 0o644}}); err != nil {
+	if _, err := writeAtomic(dir, map[string]fileProjection{"k": {Data: []byte("1"), Mode: 0o644}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	os.Mkdir(filepath.Join(dir, "..2001_01_01_00_00_00.123"), 0o755)
 	os.Symlink("nowhere", filepath.Join(dir, dataLinkTmp))
 	os.Mkdir(filepath.Join(dir, "subpath-dir"), 0o755)
-	if _, err := writeAtomic(dir, map[string]fileProjection{"k": {Data: []byte("2"), Mode: 0o644}}); err != nil {
+	if _, err := writeAtomic(dir, map[string]fileProjection{"k": {Data: []byte("2"), Mode: 0o644}}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if gens := generations(t, dir); len(gens) != 1 {
@@ -927,4 +928,93 @@ func mustReadlink(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// ownership is an entry's group and mode bits (permissions, setgid,
+// sticky), without following a symlink.
+func ownership(t *testing.T, p string) (int, fs.FileMode) {
+	t.Helper()
+	info, err := os.Lstat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(info.Sys().(*syscall.Stat_t).Gid), info.Mode() & (fs.ModePerm | fs.ModeSetgid | fs.ModeSticky)
+}
+
+// With fsGroup, a secret, configMap, downwardAPI or projected volume is
+// the group's, as Kubernetes' SetVolumeOwnership leaves it: every entry
+// has the group, files gain group read (0400 → 0440), directories group
+// read and search and setgid; a new emptyDir is the group's with setgid.
+// Without fsGroup nothing changes hands.
+func TestVolumeFSGroup(t *testing.T) {
+	requireMounts(t)
+	const gid = 2000
+	get := &fakeObjectGetter{
+		secrets:    map[string]*corev1.Secret{"ns/creds": {Data: map[string][]byte{"pass": []byte("hunter2"), "user": []byte("admin")}}},
+		configMaps: map[string]*corev1.ConfigMap{"ns/cfg": {Data: map[string]string{"a": "1"}}},
+	}
+	m := newTestVolumes(t, get)
+	volumes := []corev1.Volume{
+		{Name: "creds", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "creds", DefaultMode: ptr.To[int32](0o400),
+			Items: []corev1.KeyToPath{{Key: "pass", Path: "deep/password"}, {Key: "user", Path: "username", Mode: ptr.To[int32](0o600)}}}}},
+		configMapVolume("cfg", "cfg", nil, nil, false),
+		{Name: "info", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{DefaultMode: ptr.To[int32](0o400),
+			Items: []corev1.DownwardAPIVolumeFile{{Path: "name", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}}}},
+		{Name: "all", VolumeSource: corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{DefaultMode: ptr.To[int32](0o400),
+			Sources: []corev1.VolumeProjection{{Secret: &corev1.SecretProjection{LocalObjectReference: corev1.LocalObjectReference{Name: "creds"}}}}}}},
+		{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		{Name: "ram", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
+	}
+	pod := volumeTestPod("uid-fsgroup", volumes...)
+	pod.Spec.SecurityContext = &corev1.PodSecurityContext{FSGroup: ptr.To[int64](gid)}
+	paths, err := m.Setup(context.Background(), pod, podFacts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		mode fs.FileMode
+	}{
+		{"creds", 0o755 | fs.ModeSetgid},
+		{"creds/..data", 0o777},
+		{"creds/deep", 0o777}, // the top-level link
+		{"creds/..data/deep", 0o755 | fs.ModeSetgid},
+		{"creds/..data/deep/password", 0o440},
+		{"creds/..data/username", 0o640},
+		{"cfg/..data/a", 0o644},
+		{"info/..data/name", 0o440},
+		{"all/..data/pass", 0o440},
+		{"all/..data/user", 0o440},
+		{"scratch", 0o777 | fs.ModeSetgid},
+		{"ram", 0o777 | fs.ModeSetgid | fs.ModeSticky},
+	} {
+		vol, rest, _ := strings.Cut(tc.path, "/")
+		p := filepath.Join(paths[vol], rest)
+		g, mode := ownership(t, p)
+		if g != gid || mode != tc.mode {
+			t.Errorf("%s: group %d mode %v, want group %d mode %v", tc.path, g, mode, gid, tc.mode)
+		}
+	}
+	// The generation, once the group's, is not rewritten.
+	gen, _ := os.Readlink(filepath.Join(paths["creds"], dataLink))
+	if _, err := m.Setup(context.Background(), pod, podFacts{}); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := os.Readlink(filepath.Join(paths["creds"], dataLink)); again != gen {
+		t.Errorf("unchanged volume rewritten: ..data %s, then %s", gen, again)
+	}
+
+	plain := volumeTestPod("uid-no-fsgroup", volumes[0], volumes[4])
+	paths, err = m.Setup(context.Background(), plain, podFacts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]fs.FileMode{
+		filepath.Join(paths["creds"], "..data/deep/password"): 0o400,
+		paths["scratch"]: 0o777,
+	} {
+		if g, mode := ownership(t, p); g != 0 || mode != want {
+			t.Errorf("without fsGroup, %s: group %d mode %v, want group 0 mode %v", p, g, mode, want)
+		}
+	}
 }

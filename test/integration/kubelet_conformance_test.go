@@ -218,3 +218,22 @@ func TestKubeletTerminationMessages(t *testing.T) {
 		t.Errorf("restarted: lastState %+v", p.Status.ContainerStatuses[0].LastTerminationState)
 	}
 }
+
+// A non-root container reads a 0440 secret file through its fsGroup: the
+// file is the group's.
+func TestKubeletFSGroupVolumes(t *testing.T) {
+	env, ctx := newKubeletEnv(t), kubeletCtx(t)
+	if _, err := env.core.CoreV1().Secrets("default").Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "sec"},
+		Data: map[string][]byte{"data-1": []byte("value-1")}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	env.create(t, ctx, env.pod("fsgroup", corev1.RestartPolicyNever, "id -u; stat -c '%g %a' /etc/secret/..data/data-1; cat /etc/secret/data-1", func(p *corev1.Pod) {
+		p.Spec.SecurityContext = &corev1.PodSecurityContext{RunAsUser: ptr.To(int64(1000)), FSGroup: ptr.To(int64(2000))}
+		p.Spec.Volumes = []corev1.Volume{{Name: "sec", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: "sec", DefaultMode: ptr.To(int32(0o440))}}}}
+		p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "sec", MountPath: "/etc/secret"}}
+	}))
+	if out := env.succeededLogs(t, "fsgroup"); out != "1000\n2000 440\nvalue-1\n" {
+		t.Errorf("output %q, want uid 1000 reading a 0440 file of group 2000", out)
+	}
+}
