@@ -188,7 +188,6 @@ func (w *podWorker) sync(ctx context.Context) (bool, time.Duration) {
 	}
 	now := time.Now()
 	w.syncRecords(pod)
-	w.readTerminationMessages(pod)
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		w.terminal = true
 		w.stopAllProbes()
@@ -286,8 +285,8 @@ func (w *podWorker) sync(ctx context.Context) (bool, time.Duration) {
 }
 
 // readTerminationMessages reads the termination message of each attempt
-// that has finished since the last sync (or was found finished when the
-// kubelet started), before its status is written.
+// that has finished since the last time (or was found finished when the
+// kubelet started), once each.
 func (w *podWorker) readTerminationMessages(pod *corev1.Pod) {
 	podDir := w.k.podDir(string(pod.UID))
 	for _, c := range w.sortedCtrs() {
@@ -533,11 +532,13 @@ func (w *podWorker) ensureSandbox(ctx context.Context, pod *corev1.Pod) error {
 	return nil
 }
 
-// view snapshots the records for status computation.
-func (w *podWorker) view(pod *corev1.Pod, now time.Time) *podView {
+// view snapshots the records for status computation. unread says a
+// finished attempt's termination message is not read yet (it finished
+// after the last readTerminationMessages).
+func (w *podWorker) view(pod *corev1.Pod, now time.Time) (v *podView, unread bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	v := &podView{SandboxReady: w.sandboxReady, HostIP: w.k.hostIP(), StartTime: now}
+	v = &podView{SandboxReady: w.sandboxReady, HostIP: w.k.hostIP(), StartTime: now}
 	if w.sandboxReady {
 		v.PodIP = w.podIP(pod)
 	}
@@ -548,7 +549,13 @@ func (w *podWorker) view(pod *corev1.Pod, now time.Time) *podView {
 			return cv // waiting: computeStatus gives the default reason
 		}
 		cv.Cur, cv.Prev, cv.RestartCount = c.cur, c.prev, int32(c.attempt)
-		cv.Message, cv.PrevMessage = c.messages[stID(c.cur)], c.messages[stID(c.prev)]
+		var read bool
+		if cv.Message, read = c.messages[stID(c.cur)]; finished(c.cur) && !read {
+			unread = true
+		}
+		if cv.PrevMessage, read = c.messages[stID(c.prev)]; finished(c.prev) && !read {
+			unread = true
+		}
 		cv.ImageID = c.imageID
 		cv.WaitReason, cv.WaitMessage = c.waitReason, c.waitMessage
 		if c.cur != nil && c.cur.Status == container.StatusRunning {
@@ -564,14 +571,25 @@ func (w *podWorker) view(pod *corev1.Pod, now time.Time) *podView {
 	for i := range pod.Spec.Containers {
 		v.Containers = append(v.Containers, mk(&pod.Spec.Containers[i]))
 	}
-	return v
+	return v, unread
 }
 
 // writeStatus computes the pod's status and writes it when it differs
 // from what etcd has (compare-and-swap on the pod's revision, retried on
 // conflict). It returns the phase.
 func (w *podWorker) writeStatus(ctx context.Context, pod *corev1.Pod, now time.Time) corev1.PodPhase {
-	v := w.view(pod, now)
+	// An attempt's termination message is read before its terminated
+	// state is first reported: a final phase is written once, and never
+	// again with the message. (Exits land concurrently: read again until
+	// the snapshot has every message.)
+	var v *podView
+	for range 5 {
+		w.readTerminationMessages(pod)
+		var unread bool
+		if v, unread = w.view(pod, now); !unread {
+			break
+		}
+	}
 	want := computeStatus(pod, v, now)
 	if !w.startLogged && want.Phase == corev1.PodRunning && allStarted(want.ContainerStatuses) {
 		w.startLogged = true
