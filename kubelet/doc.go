@@ -6,7 +6,7 @@
 // StatusReportInterval, as Kubernetes' kubelet does. Pod workers come next.
 //
 // Probes and lifecycle hooks (prober.go) follow Kubernetes' rules and
-// messages: exec, httpGet and tcpSocket probes, thresholds, initial
+// messages: exec, httpGet, tcpSocket and grpc probes, thresholds, initial
 // results, `kube-probe/<version>` requests. Pods have no routable address
 // yet, so the kubelet reaches a pod's ports from inside its network
 // namespace: dialInNetns (netns.go) creates the socket on a thread that
