@@ -103,13 +103,16 @@ func newRSReplicas(d *appsv1.Deployment, all []*appsv1.ReplicaSet, newRS *appsv1
 
 // byCreation orders ReplicaSets oldest first (by name on ties).
 func byCreation(rss []*appsv1.ReplicaSet) {
-	sort.SliceStable(rss, func(i, j int) bool {
-		a, b := rss[i], rss[j]
-		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
-			return a.CreationTimestamp.Before(&b.CreationTimestamp)
-		}
-		return a.Name < b.Name
-	})
+	sort.SliceStable(rss, func(i, j int) bool { return olderThan(rss[i], rss[j]) })
+}
+
+// olderThan: a was created before b (or at the same time, with a smaller
+// name).
+func olderThan(a, b *appsv1.ReplicaSet) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	return a.Name < b.Name
 }
 
 // oldScaleDowns decides how far the old ReplicaSets of a rolling update

@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -359,5 +360,97 @@ func TestDeploymentProgressDeadline(t *testing.T) {
 	}
 	if d.Status.UnavailableReplicas != 2 || d.Status.AvailableReplicas != 0 {
 		t.Errorf("status %+v", d.Status)
+	}
+}
+
+// The conformance test "deployment should support proportional scaling":
+// a Deployment of 10 (maxSurge 3, maxUnavailable 2) is rolled to a
+// template whose pods never become available (here: no node matches its
+// nodeSelector), which stops the rollout at 8 old and 5 new; scaled to 30
+// then, each ReplicaSet keeps its share of the 33 allowed: the old one 20,
+// the new one 13, as on Kubernetes.
+func TestDeploymentProportionalScaling(t *testing.T) {
+	srv, ctx := startWorkloadCluster(t, true)
+	cs := srv.Client
+	d := deploymentFixture("prop", 10, "busybox:1")
+	d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType, RollingUpdate: &appsv1.RollingUpdateDeployment{
+		MaxSurge: ptr.To(intstr.FromInt32(3)), MaxUnavailable: ptr.To(intstr.FromInt32(2)),
+	}}
+	if _, err := cs.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitDeploymentRollout(t, ctx, cs, "prop", "busybox:1", 10)
+	rss := listReplicaSetsOf(t, ctx, cs, "prop")
+	if len(rss) != 1 {
+		t.Fatalf("%d replica sets after the first rollout", len(rss))
+	}
+	first := rss[0].Name
+
+	d, err := cs.AppsV1().Deployments("default").Get(ctx, "prop", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Spec.Template.Spec.Containers[0].Image = "busybox:404"
+	d.Spec.Template.Spec.NodeSelector = map[string]string{"no-such": "node"}
+	if _, err := cs.AppsV1().Deployments("default").Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// The stalled rollout: old 8 (all available), new 10+3-8 = 5.
+	second := waitReplicaSetSizes(t, ctx, cs, "prop", first, 8, 5)
+	if d, err = cs.AppsV1().Deployments("default").Get(ctx, "prop", metav1.GetOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if d.Status.AvailableReplicas < 8 {
+		t.Errorf("%d replicas available mid-rollout, want at least 8", d.Status.AvailableReplicas)
+	}
+
+	d.Spec.Replicas = ptr.To[int32](30)
+	if _, err := cs.AppsV1().Deployments("default").Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitReplicaSetSizes(t, ctx, cs, "prop", first, 20, 13)
+	for _, rs := range listReplicaSetsOf(t, ctx, cs, "prop") {
+		if rs.Annotations[deployment.DesiredReplicasAnnotation] != "30" || rs.Annotations[deployment.MaxReplicasAnnotation] != "33" {
+			t.Errorf("replica set %s annotations %v after the scale, want desired 30, max 33", rs.Name, rs.Annotations)
+		}
+	}
+	if second == "" {
+		t.Fatal("no second replica set")
+	}
+}
+
+// waitReplicaSetSizes waits until app's Deployment has two ReplicaSets, first
+// with spec.replicas oldSize all available and the other with newSize
+// (none available), and the Deployment's status has caught up with its
+// spec; it returns the other's name.
+func waitReplicaSetSizes(t *testing.T, ctx context.Context, cs kubernetes.Interface, app, first string, oldSize, newSize int32) string {
+	t.Helper()
+	var seen []string
+	var second string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		list, err := cs.AppsV1().ReplicaSets("default").List(ctx, metav1.ListOptions{LabelSelector: "app=" + app})
+		d, derr := cs.AppsV1().Deployments("default").Get(ctx, app, metav1.GetOptions{})
+		if err == nil && derr == nil && len(list.Items) == 2 && d.Status.ObservedGeneration >= d.Generation {
+			seen = seen[:0]
+			ok := true
+			for _, rs := range list.Items {
+				size := ptr.Deref(rs.Spec.Replicas, 0)
+				seen = append(seen, fmt.Sprintf("%s: spec %d, available %d", rs.Name, size, rs.Status.AvailableReplicas))
+				if rs.Name == first {
+					ok = ok && size == oldSize && rs.Status.AvailableReplicas == oldSize
+				} else {
+					second = rs.Name
+					ok = ok && size == newSize && rs.Status.AvailableReplicas == 0
+				}
+			}
+			if ok {
+				return second
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("replica sets of %s never reached old %d, new %d; last seen %v", app, oldSize, newSize, seen)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
