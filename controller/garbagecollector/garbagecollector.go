@@ -28,6 +28,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/controller"
@@ -88,7 +89,7 @@ func (gc *Controller) observe(res *api.Resource, old, obj runtime.Object) {
 	if err != nil {
 		return
 	}
-	n := &node{res: res, namespace: m.GetNamespace(), name: m.GetName(), uid: m.GetUID(), owners: m.GetOwnerReferences()}
+	n := nodeOf(res, m)
 	changed := gc.graph.set(n)
 	if m.GetDeletionTimestamp() != nil && hasPropagationFinalizer(m.GetFinalizers()) {
 		gc.queue.Add(string(n.uid))
@@ -181,15 +182,45 @@ func (gc *Controller) orphanDependents(ctx context.Context, owner *node) error {
 // removes the foregroundDeletion finalizer once no dependent blocks owner.
 // The graph says when to wait; storage confirms that nothing blocks, for
 // a dependent the informers have not delivered yet.
+//
+// Owners whose references form a cycle, deleted in the foreground, would
+// each wait for the next forever (Kubernetes' conformance test "should
+// not be blocked by dependency circle" makes one of three pods). When
+// owner waits on itself through such a cycle, the references to it that
+// close the cycle stop blocking it, so it goes first and the others follow
+// in turn. Kubernetes breaks the cycle at the same point in principle (a
+// dependent of a foreground deletion stops blocking its owners); doing it
+// here, once every member waits, also frees cycles whose members were
+// all deleted in the foreground by users, or by racing workers.
 func (gc *Controller) deleteDependents(ctx context.Context, owner *node) error {
 	blocked := false
 	for _, d := range gc.graph.dependentsOf(owner.uid) {
-		gc.queue.Add(string(d.uid))
+		if !d.foreground {
+			// One being deleted in the foreground is synced on its own
+			// changes; queueing it here would have the members of a cycle
+			// queue each other without end.
+			gc.queue.Add(string(d.uid))
+		}
 		blocked = blocked || blocks(d, owner.uid)
 	}
 	if blocked {
-		// The removal of a blocking dependent (or of its reference) queues
-		// owner again.
+		for _, d := range waitCycle(owner.uid, gc.graph.waitsOn) {
+			dep := gc.graph.get(d)
+			if dep == nil {
+				continue
+			}
+			gc.c.Log.Debug("unblocking a cycle of foreground deletions", "owner", owner.res.Kind+" "+nodeKey(owner), "dependent", dep.res.Kind+" "+nodeKey(dep))
+			if err := gc.editRefs(ctx, dep, func(r *metav1.OwnerReference) bool {
+				if r.UID == owner.uid && r.BlockOwnerDeletion != nil && *r.BlockOwnerDeletion {
+					r.BlockOwnerDeletion = ptr.To(false)
+				}
+				return true
+			}); err != nil {
+				return fmt.Errorf("unblock %s %s: %w", dep.res.Kind, nodeKey(dep), err)
+			}
+		}
+		// The removal of a blocking dependent (or of its reference, or of
+		// its blockOwnerDeletion) queues owner again.
 		return nil
 	}
 	live, err := gc.liveDependents(ctx, owner)
@@ -235,7 +266,7 @@ func (gc *Controller) liveDependents(ctx context.Context, owner *node) ([]*node,
 				m, _ := meta.Accessor(obj)
 				refs := m.GetOwnerReferences()
 				if slices.ContainsFunc(refs, func(r metav1.OwnerReference) bool { return r.UID == owner.uid }) {
-					out = append(out, &node{res: res, namespace: m.GetNamespace(), name: m.GetName(), uid: m.GetUID(), owners: refs})
+					out = append(out, nodeOf(res, m))
 				}
 			}
 			if page.Continue == "" {
@@ -419,19 +450,35 @@ func (gc *Controller) delete(ctx context.Context, n *node, policy metav1.Deletio
 
 // removeRefs removes from n its references to the given owners.
 func (gc *Controller) removeRefs(ctx context.Context, n *node, owners map[types.UID]bool) error {
+	return gc.editRefs(ctx, n, func(r *metav1.OwnerReference) bool { return !owners[r.UID] })
+}
+
+// editRefs rewrites n's owner references with edit, which may change a
+// reference and reports whether it is kept. Nothing is written when
+// nothing changes.
+func (gc *Controller) editRefs(ctx context.Context, n *node, edit func(*metav1.OwnerReference) bool) error {
 	_, err := gc.c.Store.GuaranteedUpdate(ctx, n.res.Storage, n.namespace, n.name, func(cur runtime.Object) (runtime.Object, error) {
 		m, _ := meta.Accessor(cur)
 		if m.GetUID() != n.uid {
 			return nil, errReplaced
 		}
 		old := cur.DeepCopyObject()
-		m.SetOwnerReferences(slices.DeleteFunc(m.GetOwnerReferences(), func(r metav1.OwnerReference) bool { return owners[r.UID] }))
+		var refs []metav1.OwnerReference
+		for _, r := range m.GetOwnerReferences() {
+			if edit(&r) {
+				refs = append(refs, r)
+			}
+		}
+		if slices.EqualFunc(refs, m.GetOwnerReferences(), sameRef) {
+			return nil, errUnchanged
+		}
+		m.SetOwnerReferences(refs)
 		if err := gc.c.Admission.Update(ctx, n.res, cur, old); err != nil {
 			return nil, err
 		}
 		return cur, nil
 	}, nil, gc.c.Fence...)
-	if storage.IsNotFound(err) || errors.Is(err, errReplaced) {
+	if storage.IsNotFound(err) || errors.Is(err, errReplaced) || errors.Is(err, errUnchanged) {
 		return nil
 	}
 	return err
@@ -461,7 +508,18 @@ func (gc *Controller) removeFinalizer(ctx context.Context, n *node, finalizer st
 	return Finish(ctx, gc.c.Store, n.res, out, gc.c.Fence...)
 }
 
-var errReplaced = errors.New("object replaced")
+var (
+	errReplaced  = errors.New("object replaced")
+	errUnchanged = errors.New("nothing to change")
+)
+
+// nodeOf is the graph's node for the object of res with metadata m.
+func nodeOf(res *api.Resource, m metav1.Object) *node {
+	return &node{
+		res: res, namespace: m.GetNamespace(), name: m.GetName(), uid: m.GetUID(), owners: m.GetOwnerReferences(),
+		foreground: m.GetDeletionTimestamp() != nil && slices.Contains(m.GetFinalizers(), metav1.FinalizerDeleteDependents),
+	}
+}
 
 func hasPropagationFinalizer(f []string) bool {
 	return slices.Contains(f, metav1.FinalizerOrphanDependents) || slices.Contains(f, metav1.FinalizerDeleteDependents)

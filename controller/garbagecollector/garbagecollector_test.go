@@ -135,3 +135,52 @@ func TestMark(t *testing.T) {
 		}
 	}
 }
+
+// waitCycle finds the dependents through which an owner deleted in the
+// foreground waits on itself. waits maps each object being deleted in the
+// foreground to the dependents of it that block it and are so deleted
+// themselves.
+func TestWaitCycle(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		owner types.UID
+		waits map[types.UID][]types.UID
+		want  []types.UID
+	}{
+		{"nothing blocks", "a", nil, nil},
+		{"a chain ends", "a", map[types.UID][]types.UID{"a": {"b"}, "b": {"c"}}, nil},
+		// The conformance test: pod1 owned by pod3, pod2 by pod1, pod3 by
+		// pod2, all three deleted in the foreground: pod3 waits on pod1,
+		// which waits on pod2, which waits on pod3.
+		{"the conformance circle, seen from pod3", "pod3",
+			map[types.UID][]types.UID{"pod1": {"pod2"}, "pod2": {"pod3"}, "pod3": {"pod1"}}, []types.UID{"pod1"}},
+		{"two owning each other", "a", map[types.UID][]types.UID{"a": {"b"}, "b": {"a"}}, []types.UID{"b"}},
+		{"owning itself", "a", map[types.UID][]types.UID{"a": {"a"}}, []types.UID{"a"}},
+		{"a cycle below that does not come back", "a",
+			map[types.UID][]types.UID{"a": {"b"}, "b": {"c"}, "c": {"b"}}, nil},
+		{"only the branch that comes back", "a",
+			map[types.UID][]types.UID{"a": {"b", "x"}, "b": {"a"}, "x": {"y"}}, []types.UID{"b"}},
+	} {
+		got := waitCycle(tc.owner, func(u types.UID) []types.UID { return tc.waits[u] })
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// waitsOn counts only dependents that block their owner and are being
+// deleted in the foreground themselves: any other dependent goes by
+// itself (or is deleted by the collector), so it does not hold a cycle.
+func TestGraphWaitsOn(t *testing.T) {
+	yes, no := true, false
+	ref := func(owner types.UID, block *bool) []metav1.OwnerReference {
+		return []metav1.OwnerReference{{UID: owner, BlockOwnerDeletion: block}}
+	}
+	g := newGraph()
+	g.set(&node{res: api.Pods, name: "waiting", uid: "waiting", owners: ref("o", &yes), foreground: true})
+	g.set(&node{res: api.Pods, name: "live", uid: "live", owners: ref("o", &yes)})
+	g.set(&node{res: api.Pods, name: "nonblocking", uid: "nonblocking", owners: ref("o", &no), foreground: true})
+	if got := g.waitsOn("o"); !slices.Equal(got, []types.UID{"waiting"}) {
+		t.Errorf("waitsOn: %v, want [waiting]", got)
+	}
+}

@@ -15,6 +15,10 @@ type node struct {
 	namespace, name string
 	uid             types.UID
 	owners          []metav1.OwnerReference
+	// foreground: n is being deleted in the foreground, waiting for the
+	// dependents that block it (it has a deletionTimestamp and the
+	// foregroundDeletion finalizer).
+	foreground bool
 }
 
 // graph links owners to their dependents by UID. An owner need not be
@@ -100,6 +104,50 @@ func (g *graph) dependentsOf(owner types.UID) []*node {
 	out := make([]*node, 0, len(g.dependents[owner]))
 	for d := range g.dependents[owner] {
 		out = append(out, g.nodes[d])
+	}
+	return out
+}
+
+// waitsOn returns the dependents that keep owner waiting and are
+// themselves waiting for theirs: those blocking owner's deletion that
+// are being deleted in the foreground.
+func (g *graph) waitsOn(owner types.UID) []types.UID {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []types.UID
+	for d := range g.dependents[owner] {
+		if n := g.nodes[d]; n != nil && n.foreground && blocks(n, owner) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// waitCycle returns the dependents of owner through which owner, being
+// deleted in the foreground, waits on itself: each is one waitsOn gives
+// for owner, and following waitsOn from it leads back to owner. Such a
+// cycle of foreground deletions never ends by itself, as each waits for
+// the next to go. It returns nil when there is none: a chain that ends
+// ends with an object that goes, and a cycle further down that does not
+// pass through owner is broken by the syncs of its own members.
+func waitCycle(owner types.UID, waitsOn func(types.UID) []types.UID) []types.UID {
+	var out []types.UID
+	for _, d := range waitsOn(owner) {
+		seen := map[types.UID]bool{}
+		next := []types.UID{d}
+		for len(next) > 0 {
+			u := next[len(next)-1]
+			next = next[:len(next)-1]
+			if u == owner {
+				out = append(out, d)
+				break
+			}
+			if seen[u] {
+				continue
+			}
+			seen[u] = true
+			next = append(next, waitsOn(u)...)
+		}
 	}
 	return out
 }

@@ -419,3 +419,106 @@ func TestGarbageCollectorInvalidNamespaceOwners(t *testing.T) {
 		t.Fatalf("owner: %v", err)
 	}
 }
+
+// The conformance test "should not be blocked by dependency circle": pod1
+// owned by pod3, pod2 by pod1, pod3 by pod2, each reference a blocking
+// controller reference set by a strategic merge patch; deleting pod1 in the
+// foreground (with a UID precondition) deletes all three.
+func TestGarbageCollectorDependencyCircle(t *testing.T) {
+	srv, ctx := apiservertest.Start(t), testCtx(t)
+	runLifecycleControllers(t, srv)
+	pods := srv.Client.CoreV1().Pods("default")
+	var uid [4]types.UID
+	for i := 1; i <= 3; i++ {
+		p := newPod(fmt.Sprintf("pod%d", i), nil)
+		p.Spec.TerminationGracePeriodSeconds = new(int64)
+		p, err := pods.Create(ctx, p, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		uid[i] = p.UID
+	}
+	addRef := func(name, owner string, ownerUID types.UID) {
+		patch := fmt.Sprintf(`{"metadata":{"ownerReferences":[{"apiVersion":"v1","kind":"Pod","name":%q,"uid":%q,"controller":true,"blockOwnerDeletion":true}]}}`, owner, ownerUID)
+		p, err := pods.Patch(ctx, name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.OwnerReferences) != 1 || p.OwnerReferences[0].UID != ownerUID {
+			t.Fatalf("%s owner references after the patch: %+v", name, p.OwnerReferences)
+		}
+	}
+	addRef("pod1", "pod3", uid[3])
+	addRef("pod2", "pod1", uid[1])
+	addRef("pod3", "pod2", uid[2])
+	opts := propagation(metav1.DeletePropagationForeground)
+	opts.Preconditions = metav1.NewUIDPreconditions(string(uid[1]))
+	if err := pods.Delete(ctx, "pod1", opts); err != nil {
+		t.Fatal(err)
+	}
+	waitNoPods(t, ctx, srv.Client, "default")
+}
+
+// waitNoPods waits until ns has no pod left, and reports those left when
+// it does not happen.
+func waitNoPods(t *testing.T, ctx context.Context, cs kubernetes.Interface, ns string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err == nil && len(list.Items) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			var left []string
+			if list != nil {
+				for _, p := range list.Items {
+					left = append(left, fmt.Sprintf("%s (deleting %v, finalizers %v, owners %+v)", p.Name, p.DeletionTimestamp != nil, p.Finalizers, p.OwnerReferences))
+				}
+			}
+			t.Fatalf("pods left: %v (last error %v)", left, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// A cycle whose members are all deleted in the foreground by the user
+// (two config maps owning each other, a third owning itself) does not
+// wait on itself: every member goes.
+func TestGarbageCollectorForegroundCycles(t *testing.T) {
+	srv, ctx := apiservertest.Start(t), testCtx(t)
+	runLifecycleControllers(t, srv)
+	cms := srv.Client.CoreV1().ConfigMaps("default")
+	create := func(name string) *corev1.ConfigMap {
+		cm, err := cms.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cm
+	}
+	own := func(cm *corev1.ConfigMap, owner *corev1.ConfigMap) {
+		cm, err := cms.Get(ctx, cm.Name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cm.OwnerReferences = []metav1.OwnerReference{gcOwnerRef("v1", "ConfigMap", owner.Name, owner.UID)}
+		if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b, self := create("cycle-a"), create("cycle-b"), create("cycle-self")
+	own(a, b)
+	own(b, a)
+	own(self, self)
+	for _, name := range []string{"cycle-a", "cycle-b", "cycle-self"} {
+		if err := cms.Delete(ctx, name, propagation(metav1.DeletePropagationForeground)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"cycle-a", "cycle-b", "cycle-self"} {
+		waitNotFound(t, "config map "+name, func() error {
+			_, err := cms.Get(ctx, name, metav1.GetOptions{})
+			return err
+		})
+	}
+}
