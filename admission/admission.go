@@ -124,6 +124,13 @@ func (a *Admission) UpdateStatus(ctx context.Context, res *api.Resource, obj, ol
 	return a.update(ctx, res, "status", obj, old, res.BeforeStatusUpdate)
 }
 
+// UpdateFinalize prepares obj, a write to old's finalize subresource (a
+// namespace's spec.finalizers), to be stored: plugins around
+// res.BeforeFinalizeUpdate.
+func (a *Admission) UpdateFinalize(ctx context.Context, res *api.Resource, obj, old runtime.Object) error {
+	return a.update(ctx, res, "finalize", obj, old, res.BeforeFinalizeUpdate)
+}
+
 func (a *Admission) update(ctx context.Context, res *api.Resource, sub string, obj, old runtime.Object, strategy func(obj, old runtime.Object) error) error {
 	m, err := meta.Accessor(old)
 	if err != nil {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"slices"
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -68,11 +69,16 @@ var Nodes = define(Resource{
 // Namespaces are core/v1 namespaces.
 var Namespaces = define(Resource{
 	GroupVersion: core, Kind: "Namespace", ListKind: "NamespaceList", Plural: "namespaces", Singular: "namespace",
-	ShortNames: []string{"ns"}, HasStatus: true,
+	ShortNames: []string{"ns"}, HasStatus: true, HasFinalize: true,
 }, Strategy[*corev1.Namespace]{
 	Default: defaults.Namespace,
 	PrepareForCreate: func(ns *corev1.Namespace) {
 		ns.Status = corev1.NamespaceStatus{Phase: corev1.NamespaceActive}
+		// The namespace controller's finalizer: it empties the namespace
+		// before it goes.
+		if !slices.Contains(ns.Spec.Finalizers, corev1.FinalizerKubernetes) {
+			ns.Spec.Finalizers = append(ns.Spec.Finalizers, corev1.FinalizerKubernetes)
+		}
 	},
 	PrepareForUpdate: func(ns, old *corev1.Namespace) {
 		// spec.finalizers change only through the finalize subresource.

@@ -63,6 +63,23 @@ func (r *Resource) BeforeCreate(obj runtime.Object) error {
 // the result is validated against old. obj must carry old's
 // resourceVersion (the caller sets it for unconditional updates).
 func (r *Resource) BeforeUpdate(obj, old runtime.Object) error {
+	return r.beforeUpdate(obj, old, r.s.prepareForUpdate, r.s.validateUpdate)
+}
+
+// BeforeFinalizeUpdate makes obj, a client's write to old's finalize
+// subresource, ready to be stored: as BeforeUpdate, but without the
+// strategy's PrepareForUpdate, so that what only this subresource may
+// change (a namespace's spec.finalizers) is taken from obj, and validated
+// by ValidateFinalizeUpdate, or else ValidateUpdate.
+func (r *Resource) BeforeFinalizeUpdate(obj, old runtime.Object) error {
+	validate := r.s.validateFinalize
+	if validate == nil {
+		validate = r.s.validateUpdate
+	}
+	return r.beforeUpdate(obj, old, nil, validate)
+}
+
+func (r *Resource) beforeUpdate(obj, old runtime.Object, prepare func(obj, old runtime.Object), validate func(obj, old runtime.Object) field.ErrorList) error {
 	m, om, err := accessors(obj, old)
 	if err != nil {
 		return err
@@ -72,15 +89,15 @@ func (r *Resource) BeforeUpdate(obj, old runtime.Object) error {
 	if r.HasStatus {
 		copyField(obj, old, "Status")
 	}
-	if r.s.prepareForUpdate != nil {
-		r.s.prepareForUpdate(obj, old)
+	if prepare != nil {
+		prepare(obj, old)
 	}
 	if r.TracksGeneration() && !apiequality.Semantic.DeepEqual(r.s.spec(obj), r.s.spec(old)) {
 		m.SetGeneration(om.GetGeneration() + 1)
 	}
 	var errs field.ErrorList
-	if r.s.validateUpdate != nil {
-		errs = r.s.validateUpdate(obj, old)
+	if validate != nil {
+		errs = validate(obj, old)
 	}
 	if len(errs) > 0 {
 		return apierrors.NewInvalid(r.GroupKind(), m.GetName(), errs)

@@ -32,6 +32,11 @@ type Resource struct {
 	HasStatus bool
 	// Scale, when set, serves the scale subresource.
 	Scale *ScaleAccess
+	// HasFinalize: the resource has a finalize subresource (namespaces):
+	// a PUT to it replaces the object but its status, including what an
+	// update of the main resource keeps (the strategy's PrepareForUpdate
+	// is not applied; namespaces' spec.finalizers).
+	HasFinalize bool
 	// AllowCreateOnUpdate: a PUT of an object that does not exist creates it.
 	AllowCreateOnUpdate bool
 	s                   untypedStrategy
@@ -57,12 +62,15 @@ type Strategy[T runtime.Object] struct {
 	PrepareForCreate func(T)
 	// PrepareForUpdate fixes what a write to the main resource may not
 	// change beyond status, which is kept for resources with a status
-	// subresource.
+	// subresource. A write to the finalize subresource skips it.
 	PrepareForUpdate func(obj, old T)
 	Validate         func(T) field.ErrorList
 	ValidateUpdate   func(obj, old T) field.ErrorList
 	// ValidateStatusUpdate validates a write to the status subresource.
 	ValidateStatusUpdate func(obj, old T) field.ErrorList
+	// ValidateFinalizeUpdate validates a write to the finalize
+	// subresource (ValidateUpdate when unset).
+	ValidateFinalizeUpdate func(obj, old T) field.ErrorList
 	// Spec returns what metadata.generation counts changes of; nil means the
 	// resource has no generation.
 	Spec func(T) any
@@ -81,6 +89,7 @@ type untypedStrategy struct {
 	validate             func(runtime.Object) field.ErrorList
 	validateUpdate       func(obj, old runtime.Object) field.ErrorList
 	validateStatusUpdate func(obj, old runtime.Object) field.ErrorList
+	validateFinalize     func(obj, old runtime.Object) field.ErrorList
 	spec                 func(runtime.Object) any
 }
 
@@ -126,6 +135,9 @@ func define[T runtime.Object](r Resource, s Strategy[T]) *Resource {
 	}
 	if s.ValidateStatusUpdate != nil {
 		r.s.validateStatusUpdate = func(o, old runtime.Object) field.ErrorList { return s.ValidateStatusUpdate(o.(T), old.(T)) }
+	}
+	if s.ValidateFinalizeUpdate != nil {
+		r.s.validateFinalize = func(o, old runtime.Object) field.ErrorList { return s.ValidateFinalizeUpdate(o.(T), old.(T)) }
 	}
 	if s.Spec != nil {
 		r.s.spec = func(o runtime.Object) any { return s.Spec(o.(T)) }

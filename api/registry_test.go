@@ -1,6 +1,8 @@
 package api
 
 import (
+	"errors"
+	"slices"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -107,5 +109,52 @@ func TestBeforeUpdateKeepsServerFieldsAndCountsGeneration(t *testing.T) {
 	}
 	if status.Spec.Paused || status.Labels["sneaky"] != "" || status.Status.Replicas != 5 {
 		t.Fatalf("status update changed spec or labels, or lost status: %+v", status)
+	}
+}
+
+// A namespace gets the "kubernetes" finalizer on create; an update of the
+// main resource keeps spec.finalizers as they were, a write to the
+// finalize subresource replaces them (and its metadata, as Kubernetes'
+// finalize strategy) but never the status.
+func TestNamespaceFinalizeUpdate(t *testing.T) {
+	old := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team"},
+		Spec: corev1.NamespaceSpec{Finalizers: []corev1.FinalizerName{"example.com/drain"}}}
+	if err := Namespaces.BeforeCreate(old); err != nil {
+		t.Fatal(err)
+	}
+	if want := []corev1.FinalizerName{"example.com/drain", corev1.FinalizerKubernetes}; !slices.Equal(old.Spec.Finalizers, want) {
+		t.Fatalf("finalizers after create %v, want %v", old.Spec.Finalizers, want)
+	}
+	old.ResourceVersion = "7"
+
+	update := old.DeepCopy()
+	update.Spec.Finalizers = nil
+	if err := Namespaces.BeforeUpdate(update, old); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(update.Spec.Finalizers, old.Spec.Finalizers) {
+		t.Errorf("an update of the main resource changed spec.finalizers to %v", update.Spec.Finalizers)
+	}
+
+	finalize := old.DeepCopy()
+	finalize.Spec.Finalizers = []corev1.FinalizerName{"example.com/drain"}
+	finalize.Labels["team"] = "a"
+	finalize.Status.Phase = corev1.NamespaceTerminating
+	if err := Namespaces.BeforeFinalizeUpdate(finalize, old); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(finalize.Spec.Finalizers, []corev1.FinalizerName{"example.com/drain"}) || finalize.Labels["team"] != "a" ||
+		finalize.Status.Phase != corev1.NamespaceActive {
+		t.Errorf("finalize: finalizers %v labels %v phase %q; want [example.com/drain], team=a, Active",
+			finalize.Spec.Finalizers, finalize.Labels, finalize.Status.Phase)
+	}
+
+	bad := old.DeepCopy()
+	bad.Spec.Finalizers = []corev1.FinalizerName{"drain"}
+	err := Namespaces.BeforeFinalizeUpdate(bad, old)
+	var status apierrors.APIStatus
+	if !apierrors.IsInvalid(err) || !errors.As(err, &status) || len(status.Status().Details.Causes) != 1 ||
+		status.Status().Details.Causes[0].Field != "spec.finalizers[0]" {
+		t.Errorf("finalize with an unqualified finalizer: %v, want 422 on spec.finalizers[0]", err)
 	}
 }

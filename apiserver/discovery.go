@@ -3,6 +3,7 @@ package apiserver
 import (
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -123,6 +124,9 @@ func subresources(res *api.Resource) []metav1.APIResource {
 	if res.HasStatus {
 		out = append(out, metav1.APIResource{Name: res.Plural + "/status", Namespaced: res.Namespaced, Kind: res.Kind, Verbs: statusVerbs})
 	}
+	if res.HasFinalize {
+		out = append(out, metav1.APIResource{Name: res.Plural + "/finalize", Namespaced: res.Namespaced, Kind: res.Kind, Verbs: metav1.Verbs{"update"}})
+	}
 	if res.Scale != nil {
 		out = append(out, metav1.APIResource{Name: res.Plural + "/scale", Namespaced: res.Namespaced,
 			Group: "autoscaling", Version: "v1", Kind: "Scale", Verbs: statusVerbs})
@@ -131,5 +135,7 @@ func subresources(res *api.Resource) []metav1.APIResource {
 		out = append(out, metav1.APIResource{Name: "pods/binding", Namespaced: true, Kind: "Binding", Verbs: metav1.Verbs{"create"}})
 		out = append(out, metav1.APIResource{Name: "pods/log", Namespaced: true, Kind: "Pod", Verbs: metav1.Verbs{"get"}})
 	}
+	// In path order, as kube-apiserver lists them.
+	slices.SortFunc(out, func(a, b metav1.APIResource) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }

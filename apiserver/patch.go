@@ -20,13 +20,13 @@ import (
 // merge patch, a strategic merge patch or a server-side apply. The patch is
 // applied to the current state inside the compare-and-swap loop, so
 // concurrent patches all land.
-func (s *Server) patch(w http.ResponseWriter, r *http.Request, res *api.Resource, info requestInfo, status bool) error {
+func (s *Server) patch(w http.ResponseWriter, r *http.Request, res *api.Resource, info requestInfo, p part) error {
 	wr, err := parseWrite(w, r)
 	if err != nil {
 		return err
 	}
 	pt := types.PatchType(wr.mediaType)
-	u := updateRequest{info: info, status: status, dryRun: wr.dryRun, manager: wr.manager}
+	u := updateRequest{info: info, part: p, dryRun: wr.dryRun, manager: wr.manager}
 	var warnings []string
 	if pt == types.ApplyPatchType || pt == types.ApplyCBORPatchType {
 		applied, err := applyPatch(wr.body, res, info)
@@ -34,8 +34,8 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, res *api.Resource
 			return err
 		}
 		force := isTrue(r.URL.Query().Get("force"))
-		fm := s.fields[res].of(status)
-		u.applied, u.createMissing = true, !status
+		fm := s.fields[res].of(p == statusPart)
+		u.applied, u.createMissing = true, p == objectPart
 		u.mutate = func(cur runtime.Object) (runtime.Object, error) {
 			if m, err := meta.Accessor(cur); err == nil && m.GetNamespace() == "" && res.Namespaced {
 				m.SetNamespace(info.Namespace) // an object being created by this apply

@@ -222,6 +222,12 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info requ
 		} else {
 			err = s.serveScale(w, r, res, info)
 		}
+	case "finalize":
+		if !res.HasFinalize {
+			err = notFoundResource()
+		} else {
+			err = s.serveFinalize(w, r, res, info)
+		}
 	case "binding":
 		if res != api.Pods {
 			err = notFoundResource()
@@ -256,9 +262,9 @@ func (s *Server) serveMain(w http.ResponseWriter, r *http.Request, res *api.Reso
 		}
 		return s.create(w, r, res, info)
 	case "update":
-		return s.update(w, r, res, info, false)
+		return s.update(w, r, res, info, objectPart)
 	case "patch":
-		return s.patch(w, r, res, info, false)
+		return s.patch(w, r, res, info, objectPart)
 	case "delete":
 		return s.delete(w, r, res, info)
 	case "deletecollection":
@@ -272,11 +278,20 @@ func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request, res *api.Re
 	case "get":
 		return s.get(w, r, res, info)
 	case "update":
-		return s.update(w, r, res, info, true)
+		return s.update(w, r, res, info, statusPart)
 	case "patch":
-		return s.patch(w, r, res, info, true)
+		return s.patch(w, r, res, info, statusPart)
 	}
 	return methodNotAllowed(info.Verb, info)
+}
+
+// serveFinalize serves PUT of the finalize subresource, the only verb
+// Kubernetes serves there.
+func (s *Server) serveFinalize(w http.ResponseWriter, r *http.Request, res *api.Resource, info requestInfo) error {
+	if info.Verb != "update" {
+		return methodNotAllowed(info.Verb, info)
+	}
+	return s.update(w, r, res, info, finalizePart)
 }
 
 // lookup finds the resource a request addresses.

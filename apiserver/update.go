@@ -14,8 +14,23 @@ import (
 	"github.com/shepherd-lab/shepherd/storage"
 )
 
-// update serves PUT of an object or of its status.
-func (s *Server) update(w http.ResponseWriter, r *http.Request, res *api.Resource, info requestInfo, status bool) error {
+// part is what of an object a write replaces, by the path it came
+// through.
+type part int
+
+const (
+	// objectPart: the object, but its status for resources with a status
+	// subresource.
+	objectPart part = iota
+	// statusPart: the status subresource.
+	statusPart
+	// finalizePart: the finalize subresource (api.Resource.HasFinalize).
+	finalizePart
+)
+
+// update serves PUT of an object, of its status or of its finalize
+// subresource.
+func (s *Server) update(w http.ResponseWriter, r *http.Request, res *api.Resource, info requestInfo, p part) error {
 	wr, err := parseWrite(w, r)
 	if err != nil {
 		return err
@@ -30,9 +45,9 @@ func (s *Server) update(w http.ResponseWriter, r *http.Request, res *api.Resourc
 	out, created, err := s.updateObject(r.Context(), res, updateRequest{
 		info:          info,
 		mutate:        func(cur runtime.Object) (runtime.Object, error) { return body.DeepCopyObject(), nil },
-		status:        status,
+		part:          p,
 		dryRun:        wr.dryRun,
-		createMissing: res.AllowCreateOnUpdate && !status,
+		createMissing: res.AllowCreateOnUpdate && p == objectPart,
 		manager:       wr.manager,
 	})
 	if err != nil {
@@ -54,8 +69,8 @@ type mutation func(cur runtime.Object) (runtime.Object, error)
 type updateRequest struct {
 	info   requestInfo
 	mutate mutation
-	// status: a write to the status subresource.
-	status bool
+	// part: what the write replaces.
+	part   part
 	dryRun bool
 	// createMissing creates a missing object from the mutation's result
 	// (PUT of resources that allow it, server-side apply).
@@ -69,13 +84,14 @@ type updateRequest struct {
 
 // updateObject applies a mutation under the compare-and-swap loop: the
 // intended state is checked against a resourceVersion precondition,
-// prepared and validated as an update of the main resource or of its status,
+// prepared and validated as an update of the main resource or of a
+// subresource,
 // its managed fields recorded, given the service allocations it needs, and
 // written. An object whose last finalizer the write removed while it was
 // being deleted is then deleted.
 func (s *Server) updateObject(ctx context.Context, res *api.Resource, u updateRequest) (runtime.Object, bool, error) {
 	info := u.info
-	fm := s.fields[res].of(u.status)
+	fm := s.fields[res].of(u.part == statusPart)
 	for attempt := 0; ; attempt++ {
 		var auto allocation
 		var attempted runtime.Object // the last state fn produced
@@ -92,9 +108,12 @@ func (s *Server) updateObject(ctx context.Context, res *api.Resource, u updateRe
 				return nil, apierrors.NewConflict(res.GroupResource(), info.Name, errors.New(registryConflictMessage))
 			}
 			m.SetResourceVersion(om.GetResourceVersion())
-			if u.status {
+			switch u.part {
+			case statusPart:
 				err = s.admission.UpdateStatus(ctx, res, next, cur)
-			} else {
+			case finalizePart:
+				err = s.admission.UpdateFinalize(ctx, res, next, cur)
+			default:
 				err = s.admission.Update(ctx, res, next, cur)
 			}
 			if err != nil {
@@ -103,7 +122,7 @@ func (s *Server) updateObject(ctx context.Context, res *api.Resource, u updateRe
 			if !u.applied {
 				next = fm.UpdateNoErrors(cur, next, u.manager)
 			}
-			if svc, ok := next.(*corev1.Service); ok && !u.status {
+			if svc, ok := next.(*corev1.Service); ok && u.part == objectPart {
 				if auto, err = s.allocateService(ctx, svc, cur.(*corev1.Service), attempt); err != nil {
 					return nil, err
 				}

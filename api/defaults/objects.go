@@ -6,12 +6,9 @@ import (
 
 // Namespace defaults a namespace: the kubernetes.io/metadata.name label
 // (always equal to the name, as Kubernetes enforces, so that network policies
-// can select namespaces by name), the "kubernetes" finalizer that makes the
-// namespace controller empty it before deletion, and status.phase Active.
-//
-// The finalizer is only added to a namespace that is not being deleted: the
-// namespace controller removes it from a terminating namespace, and
-// defaulting that write must not bring it back.
+// can select namespaces by name) and status.phase Active. The "kubernetes"
+// finalizer is not a default: it is added on create only (as Kubernetes'
+// namespace strategy does), so that the finalize subresource can remove it.
 func Namespace(ns *corev1.Namespace) {
 	if ns.Name != "" {
 		if ns.Labels == nil {
@@ -19,21 +16,9 @@ func Namespace(ns *corev1.Namespace) {
 		}
 		ns.Labels[corev1.LabelMetadataName] = ns.Name
 	}
-	if ns.DeletionTimestamp == nil && !hasFinalizer(ns.Spec.Finalizers, corev1.FinalizerKubernetes) {
-		ns.Spec.Finalizers = append(ns.Spec.Finalizers, corev1.FinalizerKubernetes)
-	}
 	if ns.Status.Phase == "" {
 		ns.Status.Phase = corev1.NamespaceActive
 	}
-}
-
-func hasFinalizer(finalizers []corev1.FinalizerName, f corev1.FinalizerName) bool {
-	for _, x := range finalizers {
-		if x == f {
-			return true
-		}
-	}
-	return false
 }
 
 // Secret defaults a secret to type Opaque and merges the write-only

@@ -15,22 +15,15 @@ func TestNamespaceDefaults(t *testing.T) {
 	if want := map[string]string{"team": "a", "kubernetes.io/metadata.name": "team-a"}; !reflect.DeepEqual(ns.Labels, want) {
 		t.Errorf("labels = %v, want %v", ns.Labels, want)
 	}
-	if want := []corev1.FinalizerName{"kubernetes"}; !reflect.DeepEqual(ns.Spec.Finalizers, want) {
-		t.Errorf("finalizers = %v, want %v", ns.Spec.Finalizers, want)
-	}
 	if ns.Status.Phase != corev1.NamespaceActive {
 		t.Errorf("phase = %q", ns.Status.Phase)
 	}
-
-	ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team-b"},
-		Spec: corev1.NamespaceSpec{Finalizers: []corev1.FinalizerName{"example.com/drain"}}}
-	Namespace(ns)
-	if want := []corev1.FinalizerName{"example.com/drain", "kubernetes"}; !reflect.DeepEqual(ns.Spec.Finalizers, want) {
-		t.Errorf("finalizers = %v, want %v", ns.Spec.Finalizers, want)
+	// The "kubernetes" finalizer is the create strategy's, not a default:
+	// defaulting an update that removed it (through the finalize
+	// subresource) must not bring it back.
+	if len(ns.Spec.Finalizers) != 0 {
+		t.Errorf("finalizers = %v, want none", ns.Spec.Finalizers)
 	}
-
-	// The namespace controller removes the finalizer from a terminating
-	// namespace; defaulting that write must not put it back.
 	now := metav1.Now()
 	ns = &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "gone", DeletionTimestamp: &now},
 		Status: corev1.NamespaceStatus{Phase: corev1.NamespaceTerminating}}

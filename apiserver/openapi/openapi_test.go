@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 
@@ -182,5 +183,36 @@ func TestIndexAndV2(t *testing.T) {
 	// Deterministic: the hash in a URL names one document forever.
 	if again := build(t); again.V3Hash["api/v1"] != docs.V3Hash["api/v1"] {
 		t.Fatal("two builds of the same API differ")
+	}
+}
+
+// The finalize subresource is a PUT only, replaceCoreV1NamespaceFinalize,
+// as in kube-apiserver's document; status keeps get, put and patch.
+func TestNamespaceSubresourcePaths(t *testing.T) {
+	d := decode(t, build(t).V3["api/v1"])
+	methods := func(url string) []string {
+		var out []string
+		for m := range d.Paths[url] {
+			if m != "parameters" {
+				out = append(out, m)
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	if got := methods("/api/v1/namespaces/{name}/finalize"); strings.Join(got, ",") != "put" {
+		t.Fatalf("finalize methods %v, want [put]", got)
+	}
+	var put struct {
+		OperationID string `json:"operationId"`
+	}
+	if err := json.Unmarshal(d.Paths["/api/v1/namespaces/{name}/finalize"]["put"], &put); err != nil || put.OperationID != "replaceCoreV1NamespaceFinalize" {
+		t.Errorf("finalize PUT operationId %q (%v)", put.OperationID, err)
+	}
+	if got := methods("/api/v1/namespaces/{name}/status"); strings.Join(got, ",") != "get,patch,put" {
+		t.Errorf("status methods %v", got)
+	}
+	if _, ok := d.Paths["/api/v1/namespaces/{namespace}/configmaps/{name}/finalize"]; ok {
+		t.Error("config maps have a finalize path")
 	}
 }

@@ -114,27 +114,37 @@ func resourcePaths(r *api.Resource) []*Path {
 			"delete": op(Operation{Action: "delete", OperationID: id("delete", ""), Description: "delete a " + r.Kind, Params: deleteParams, Body: "io.k8s.apimachinery.pkg.apis.meta.v1.DeleteOptions", Response: "io.k8s.apimachinery.pkg.apis.meta.v1.Status"}),
 		},
 	})
-	subresource := func(name, body string, sgvk schema.GroupVersionKind, read bool) *Path {
+	// subresource is the path of a subresource served with the given
+	// methods ("get", "put", "patch", "post").
+	subresource := func(name, body string, sgvk schema.GroupVersionKind, methods ...string) *Path {
 		o := func(x Operation) *Operation { x.Tags, x.GVK = []string{tag}, sgvk; return &x }
 		p := &Path{URL: collection + "/{name}/" + name, Params: append(append([]Param{}, shared...), nameParam), Operations: map[string]*Operation{}}
 		suffix := strings.ToUpper(name[:1]) + name[1:]
-		if read {
-			p.Operations["get"] = o(Operation{Action: "get", OperationID: id("read", suffix), Description: "read " + name + " of the specified " + r.Kind, Response: body})
-			p.Operations["put"] = o(Operation{Action: "put", OperationID: id("replace", suffix), Description: "replace " + name + " of the specified " + r.Kind, Params: []Param{paramDryRun, paramFieldManager, paramFieldValidation}, Body: body, Response: body})
-			p.Operations["patch"] = o(Operation{Action: "patch", OperationID: id("patch", suffix), Description: "partially update " + name + " of the specified " + r.Kind, Params: []Param{paramDryRun, paramFieldManager, paramFieldValidation, paramForce}, PatchBody: true, Response: body})
-		} else {
-			p.Operations["post"] = o(Operation{Action: "post", OperationID: id("create", suffix), Description: "create " + name + " of a " + r.Kind, Params: []Param{paramDryRun, paramFieldManager, paramFieldValidation}, Body: body, Response: body, Created: true})
+		for _, m := range methods {
+			switch m {
+			case "get":
+				p.Operations["get"] = o(Operation{Action: "get", OperationID: id("read", suffix), Description: "read " + name + " of the specified " + r.Kind, Response: body})
+			case "put":
+				p.Operations["put"] = o(Operation{Action: "put", OperationID: id("replace", suffix), Description: "replace " + name + " of the specified " + r.Kind, Params: []Param{paramDryRun, paramFieldManager, paramFieldValidation}, Body: body, Response: body})
+			case "patch":
+				p.Operations["patch"] = o(Operation{Action: "patch", OperationID: id("patch", suffix), Description: "partially update " + name + " of the specified " + r.Kind, Params: []Param{paramDryRun, paramFieldManager, paramFieldValidation, paramForce}, PatchBody: true, Response: body})
+			case "post":
+				p.Operations["post"] = o(Operation{Action: "post", OperationID: id("create", suffix), Description: "create " + name + " of a " + r.Kind, Params: []Param{paramDryRun, paramFieldManager, paramFieldValidation}, Body: body, Response: body, Created: true})
+			}
 		}
 		return p
 	}
+	if r.HasFinalize {
+		paths = append(paths, subresource("finalize", kind, gvk, "put"))
+	}
 	if r.HasStatus {
-		paths = append(paths, subresource("status", kind, gvk, true))
+		paths = append(paths, subresource("status", kind, gvk, "get", "put", "patch"))
 	}
 	if r.Scale != nil {
-		paths = append(paths, subresource("scale", "io.k8s.api.autoscaling.v1.Scale", schema.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}, true))
+		paths = append(paths, subresource("scale", "io.k8s.api.autoscaling.v1.Scale", schema.GroupVersionKind{Group: "autoscaling", Version: "v1", Kind: "Scale"}, "get", "put", "patch"))
 	}
 	if r == api.Pods {
-		paths = append(paths, subresource("binding", "io.k8s.api.core.v1.Binding", schema.GroupVersionKind{Version: "v1", Kind: "Binding"}, false))
+		paths = append(paths, subresource("binding", "io.k8s.api.core.v1.Binding", schema.GroupVersionKind{Version: "v1", Kind: "Binding"}, "post"))
 	}
 	return paths
 }

@@ -2,9 +2,11 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -158,4 +160,167 @@ func TestNamespaceDeletionWaitsForContent(t *testing.T) {
 		_, err := core.Namespaces().Get(ctx, ns, metav1.GetOptions{})
 		return err
 	})
+}
+
+// The finalize subresource, as the conformance test "should apply a
+// finalizer to a Namespace" uses it through client-go: a finalizer added
+// and removed again with Namespaces().Finalize; an update of the main
+// resource leaves spec.finalizers alone.
+func TestNamespaceFinalize(t *testing.T) {
+	srv, ctx := apiservertest.Start(t), testCtx(t)
+	nss := srv.Client.CoreV1().Namespaces()
+	const fake = corev1.FinalizerName("e2e.example.com/fakeFinalizer")
+	ns, err := nss.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "fin"}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ns.Spec.Finalizers, []corev1.FinalizerName{corev1.FinalizerKubernetes}) {
+		t.Fatalf("a new namespace's finalizers: %v", ns.Spec.Finalizers)
+	}
+
+	ns.Spec.Finalizers = append(ns.Spec.Finalizers, fake)
+	ns.Labels["finalized"] = "once"
+	out, err := nss.Finalize(ctx, ns, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(out.Spec.Finalizers, []corev1.FinalizerName{corev1.FinalizerKubernetes, fake}) || out.Labels["finalized"] != "once" {
+		t.Fatalf("finalize answered finalizers %v labels %v", out.Spec.Finalizers, out.Labels)
+	}
+	if got, err := nss.Get(ctx, "fin", metav1.GetOptions{}); err != nil || !slices.Contains(got.Spec.Finalizers, fake) {
+		t.Fatalf("after finalize: %v, %+v", err, got)
+	}
+
+	// A plain update cannot drop it.
+	out.Spec.Finalizers = nil
+	if out, err = nss.Update(ctx, out, metav1.UpdateOptions{}); err != nil || !slices.Contains(out.Spec.Finalizers, fake) {
+		t.Fatalf("update without finalizers: %v, finalizers %v", err, out.Spec.Finalizers)
+	}
+
+	// Finalize removes it again (and keeps the status it was not given).
+	out.Spec.Finalizers = []corev1.FinalizerName{corev1.FinalizerKubernetes}
+	out.Status = corev1.NamespaceStatus{}
+	if out, err = nss.Finalize(ctx, out, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(out.Spec.Finalizers, []corev1.FinalizerName{corev1.FinalizerKubernetes}) || out.Status.Phase != corev1.NamespaceActive {
+		t.Fatalf("after removing the finalizer: finalizers %v phase %q", out.Spec.Finalizers, out.Status.Phase)
+	}
+
+	// A stale resourceVersion conflicts; an unqualified finalizer is refused
+	// with its field.
+	stale := out.DeepCopy()
+	stale.ResourceVersion = ns.ResourceVersion
+	if _, err := nss.Finalize(ctx, stale, metav1.UpdateOptions{}); !apierrors.IsConflict(err) {
+		t.Errorf("finalize with a stale resourceVersion: %v, want 409", err)
+	}
+	bad := out.DeepCopy()
+	bad.Spec.Finalizers = []corev1.FinalizerName{"fake"}
+	_, err = nss.Finalize(ctx, bad, metav1.UpdateOptions{})
+	var status apierrors.APIStatus
+	if !apierrors.IsInvalid(err) || !errors.As(err, &status) || status.Status().Details == nil ||
+		len(status.Status().Details.Causes) != 1 || status.Status().Details.Causes[0].Field != "spec.finalizers[0]" {
+		t.Errorf("finalize with an unqualified finalizer: %v, want 422 on spec.finalizers[0]", err)
+	}
+	// Only PUT is served there, and only namespaces have it.
+	rest := srv.Client.CoreV1().RESTClient()
+	if err := rest.Get().AbsPath("/api/v1/namespaces/fin/finalize").Do(ctx).Error(); !apierrors.IsMethodNotSupported(err) {
+		t.Errorf("GET namespaces/fin/finalize: %v, want 405", err)
+	}
+	if err := rest.Put().AbsPath("/api/v1/namespaces/default/configmaps/x/finalize").Body([]byte(`{}`)).Do(ctx).Error(); !apierrors.IsNotFound(err) {
+		t.Errorf("PUT configmaps/x/finalize: %v, want 404", err)
+	}
+	if err := rest.Put().AbsPath("/api/v1/namespaces/nosuch/finalize").
+		Body([]byte(`{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"nosuch"}}`)).Do(ctx).Error(); !apierrors.IsNotFound(err) {
+		t.Errorf("finalize of a missing namespace: %v, want 404", err)
+	}
+}
+
+// A terminating namespace goes once finalize removes its last finalizer and
+// no metadata finalizer holds it (here without a namespace controller, as
+// a user unsticking a namespace with `kubectl replace --raw
+// .../finalize` would); a metadata finalizer keeps it until it goes too.
+func TestNamespaceFinalizeDeletes(t *testing.T) {
+	srv, ctx := apiservertest.Start(t), testCtx(t)
+	nss := srv.Client.CoreV1().Namespaces()
+	for _, name := range []string{"unstick", "held"} {
+		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		if name == "held" {
+			ns.Finalizers = []string{"example.com/hold"}
+		}
+		if _, err := nss.Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := nss.Delete(ctx, name, metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		ns, err := nss.Get(ctx, name, metav1.GetOptions{})
+		if err != nil || ns.Status.Phase != corev1.NamespaceTerminating {
+			t.Fatalf("%s after delete: %v, %+v", name, err, ns)
+		}
+		ns.Spec.Finalizers = nil
+		if _, err := nss.Finalize(ctx, ns, metav1.UpdateOptions{}); err != nil {
+			t.Fatalf("finalize %s: %v", name, err)
+		}
+	}
+	if _, err := nss.Get(ctx, "unstick", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("a terminating namespace without finalizers left: %v, want NotFound", err)
+	}
+	held, err := nss.Get(ctx, "held", metav1.GetOptions{})
+	if err != nil || len(held.Spec.Finalizers) != 0 || held.DeletionTimestamp == nil {
+		t.Fatalf("a terminating namespace with a metadata finalizer after finalize: %v, %+v", err, held)
+	}
+	held.Finalizers = nil
+	if _, err := nss.Update(ctx, held, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nss.Get(ctx, "held", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("once its metadata finalizer went too: %v, want NotFound", err)
+	}
+}
+
+// Discovery lists namespaces/finalize with the verb update, in the legacy
+// and the aggregated documents, and `kubectl get --raw /api/v1` shows it.
+func TestNamespaceFinalizeDiscovery(t *testing.T) {
+	srv, ctx := apiservertest.Start(t), testCtx(t)
+	list, err := srv.Client.Discovery().ServerResourcesForGroupVersion("v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fin *metav1.APIResource
+	for i, r := range list.APIResources {
+		if r.Name == "namespaces/finalize" {
+			fin = &list.APIResources[i]
+		}
+	}
+	if fin == nil || fin.Kind != "Namespace" || fin.Namespaced || !slices.Equal([]string(fin.Verbs), []string{"update"}) {
+		t.Fatalf("namespaces/finalize in /api/v1: %+v", fin)
+	}
+	_, all, err := srv.Client.Discovery().ServerGroupsAndResources() // aggregated
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, l := range all {
+		for _, r := range l.APIResources {
+			found = found || (l.GroupVersion == "v1" && r.Name == "namespaces/finalize" && slices.Equal([]string(r.Verbs), []string{"update"}))
+		}
+	}
+	if !found {
+		t.Error("aggregated discovery lacks namespaces/finalize with verb update")
+	}
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		t.Skip("kubectl is not on PATH; the discovery documents were checked")
+	}
+	kc := apiservertest.Kubeconfig(t, srv.URL)
+	cmd := exec.CommandContext(ctx, kubectl, "get", "--raw", "/api/v1")
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kc, "HOME="+filepath.Dir(kc))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl get --raw /api/v1: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), `{"name":"namespaces/finalize","singularName":"","namespaced":false,"kind":"Namespace","verbs":["update"]}`) {
+		t.Errorf("kubectl get --raw /api/v1 shows no namespaces/finalize:\n%s", out)
+	}
 }
