@@ -69,7 +69,7 @@ var Nodes = define(Resource{
 // Namespaces are core/v1 namespaces.
 var Namespaces = define(Resource{
 	GroupVersion: core, Kind: "Namespace", ListKind: "NamespaceList", Plural: "namespaces", Singular: "namespace",
-	ShortNames: []string{"ns"}, HasStatus: true, HasFinalize: true,
+	ShortNames: []string{"ns"}, HasStatus: true, StatusWritesMetadata: true, HasFinalize: true,
 }, Strategy[*corev1.Namespace]{
 	Default: defaults.Namespace,
 	PrepareForCreate: func(ns *corev1.Namespace) {

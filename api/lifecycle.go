@@ -107,19 +107,22 @@ func (r *Resource) beforeUpdate(obj, old runtime.Object, prepare func(obj, old r
 
 // BeforeStatusUpdate makes obj, a client's write to old's status
 // subresource, ready to be stored: everything but status (and managed
-// fields) is carried over from old, then the status is validated.
+// fields, and the metadata users own for resources whose status writes
+// it) is carried over from old, then the result is validated.
 func (r *Resource) BeforeStatusUpdate(obj, old runtime.Object) error {
 	m, om, err := accessors(obj, old)
 	if err != nil {
 		return err
 	}
 	r.keepServerMeta(m, om)
-	// As Kubernetes' ResetObjectMetaForStatus: a status write changes no
-	// metadata a user or controller owns.
-	m.SetLabels(om.GetLabels())
-	m.SetAnnotations(om.GetAnnotations())
-	m.SetFinalizers(om.GetFinalizers())
-	m.SetOwnerReferences(om.GetOwnerReferences())
+	if !r.StatusWritesMetadata {
+		// As Kubernetes' ResetObjectMetaForStatus: a status write changes
+		// no metadata a user or controller owns.
+		m.SetLabels(om.GetLabels())
+		m.SetAnnotations(om.GetAnnotations())
+		m.SetFinalizers(om.GetFinalizers())
+		m.SetOwnerReferences(om.GetOwnerReferences())
+	}
 	copyField(obj, old, "Spec")
 	var errs field.ErrorList
 	switch {

@@ -30,6 +30,11 @@ type Resource struct {
 	// HasStatus: the resource has a status subresource, and writes to the
 	// main resource leave status alone.
 	HasStatus bool
+	// StatusWritesMetadata: a write to the status subresource also writes
+	// the metadata users own (labels, annotations, finalizers, owner
+	// references), as Kubernetes' namespaces/status does; otherwise it
+	// keeps them, as Kubernetes' ResetObjectMetaForStatus.
+	StatusWritesMetadata bool
 	// Scale, when set, serves the scale subresource.
 	Scale *ScaleAccess
 	// HasFinalize: the resource has a finalize subresource (namespaces):

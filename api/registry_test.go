@@ -158,3 +158,24 @@ func TestNamespaceFinalizeUpdate(t *testing.T) {
 		t.Errorf("finalize with an unqualified finalizer: %v, want 422 on spec.finalizers[0]", err)
 	}
 }
+
+// A namespace's status write also writes its metadata, as Kubernetes'
+// namespaces/status does (the conformance test "should apply changes to a
+// namespace status" patches an annotation through it), but never its spec.
+func TestNamespaceStatusUpdateWritesMetadata(t *testing.T) {
+	old := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "team"}}
+	if err := Namespaces.BeforeCreate(old); err != nil {
+		t.Fatal(err)
+	}
+	old.ResourceVersion = "3"
+	st := old.DeepCopy()
+	st.Annotations = map[string]string{"note": "patched"}
+	st.Spec.Finalizers = nil
+	st.Status.Conditions = []corev1.NamespaceCondition{{Type: "StatusPatch", Status: corev1.ConditionTrue}}
+	if err := Namespaces.BeforeStatusUpdate(st, old); err != nil {
+		t.Fatal(err)
+	}
+	if st.Annotations["note"] != "patched" || len(st.Status.Conditions) != 1 || !slices.Equal(st.Spec.Finalizers, old.Spec.Finalizers) {
+		t.Errorf("namespace status write: annotations %v conditions %v finalizers %v", st.Annotations, st.Status.Conditions, st.Spec.Finalizers)
+	}
+}

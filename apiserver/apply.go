@@ -33,18 +33,20 @@ func newFieldManagers(res *api.Resource, tc managedfields.TypeConverter) (*field
 	gvk := res.GroupVersionKind()
 	apiVersion := fieldpath.APIVersion(res.GroupVersion.String())
 	// Fields a write may not set are not owned by the writer: status on the
-	// main resource, everything but status on the status subresource.
+	// main resource, spec (and the metadata users own, unless the resource's
+	// status writes it) on the status subresource.
 	mainReset := map[fieldpath.APIVersion]fieldpath.Filter{}
 	statusReset := map[fieldpath.APIVersion]fieldpath.Filter{}
 	if res.HasStatus {
 		mainReset[apiVersion] = fieldpath.NewExcludeSetFilter(fieldpath.NewSet(fieldpath.MakePathOrDie("status")))
-		statusReset[apiVersion] = fieldpath.NewExcludeSetFilter(fieldpath.NewSet(
-			fieldpath.MakePathOrDie("spec"),
-			fieldpath.MakePathOrDie("metadata", "labels"),
-			fieldpath.MakePathOrDie("metadata", "annotations"),
-			fieldpath.MakePathOrDie("metadata", "finalizers"),
-			fieldpath.MakePathOrDie("metadata", "ownerReferences"),
-		))
+		notStatus := fieldpath.NewSet(fieldpath.MakePathOrDie("spec"))
+		if !res.StatusWritesMetadata {
+			notStatus.Insert(fieldpath.MakePathOrDie("metadata", "labels"))
+			notStatus.Insert(fieldpath.MakePathOrDie("metadata", "annotations"))
+			notStatus.Insert(fieldpath.MakePathOrDie("metadata", "finalizers"))
+			notStatus.Insert(fieldpath.MakePathOrDie("metadata", "ownerReferences"))
+		}
+		statusReset[apiVersion] = fieldpath.NewExcludeSetFilter(notStatus)
 	}
 	conv := runtime.UnsafeObjectConvertor(api.Scheme)
 	def := resourceDefaulter{res}

@@ -15,6 +15,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/shepherd-lab/shepherd/admission/admissiontest"
 	"github.com/shepherd-lab/shepherd/apiserver/apiservertest"
@@ -322,5 +325,60 @@ func TestNamespaceFinalizeDiscovery(t *testing.T) {
 	}
 	if !strings.Contains(string(out), `{"name":"namespaces/finalize","singularName":"","namespaced":false,"kind":"Namespace","verbs":["update"]}`) {
 		t.Errorf("kubectl get --raw /api/v1 shows no namespaces/finalize:\n%s", out)
+	}
+}
+
+// The conformance test "should apply changes to a namespace status": a
+// merge patch of the status subresource carrying an annotation and a
+// condition sets both, and an UpdateStatus appends a condition.
+func TestNamespaceStatus(t *testing.T) {
+	srv, ctx := apiservertest.Start(t), testCtx(t)
+	nss := srv.Client.CoreV1().Namespaces()
+	if _, err := nss.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "st"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dc, err := dynamic.NewForConfig(srv.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := dc.Resource(corev1.SchemeGroupVersion.WithResource("namespaces")).Get(ctx, "st", metav1.GetOptions{}, "status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if phase, _, _ := unstructured.NestedString(u.Object, "status", "phase"); phase != string(corev1.NamespaceActive) {
+		t.Fatalf("status phase %q", phase)
+	}
+	patched, err := nss.Patch(ctx, "st", types.MergePatchType,
+		[]byte(`{"metadata":{"annotations":{"e2e-patched-ns-status":"st"}},"status":{"conditions":[{"type":"StatusPatch","status":"True","reason":"E2E","message":"Patched by an e2e test"}]}}`),
+		metav1.PatchOptions{}, "status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if patched.Annotations["e2e-patched-ns-status"] != "st" {
+		t.Errorf("status patch dropped the annotation: %v", patched.Annotations)
+	}
+	owned := false // the annotation is the status writer's in managedFields
+	for _, mf := range patched.ManagedFields {
+		owned = owned || (mf.Subresource == "status" && mf.FieldsV1 != nil && strings.Contains(string(mf.FieldsV1.Raw), "e2e-patched-ns-status"))
+	}
+	if !owned {
+		t.Errorf("managedFields do not give the annotation to the status writer: %+v", patched.ManagedFields)
+	}
+	if n := len(patched.Status.Conditions); n == 0 || patched.Status.Conditions[n-1].Reason != "E2E" || patched.Status.Conditions[n-1].Message != "Patched by an e2e test" {
+		t.Errorf("status patch conditions %+v", patched.Status.Conditions)
+	}
+	patched.Status.Conditions = append(patched.Status.Conditions, corev1.NamespaceCondition{
+		Type: "StatusUpdate", Status: corev1.ConditionTrue, Reason: "E2E", Message: "Updated by an e2e test"})
+	updated, err := nss.UpdateStatus(ctx, patched, metav1.UpdateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(updated.Status.Conditions); n != 2 || updated.Status.Conditions[1].Type != "StatusUpdate" || updated.Status.Conditions[1].Message != "Updated by an e2e test" {
+		t.Errorf("status update conditions %+v", updated.Status.Conditions)
+	}
+	// A status write changes no spec.
+	updated.Spec.Finalizers = nil
+	if updated, err = nss.UpdateStatus(ctx, updated, metav1.UpdateOptions{}); err != nil || len(updated.Spec.Finalizers) != 1 {
+		t.Errorf("status update without finalizers: %v, finalizers %v", err, updated.Spec.Finalizers)
 	}
 }
