@@ -20,7 +20,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/shepherd-lab/shepherd/admission"
 	"github.com/shepherd-lab/shepherd/api"
 	"github.com/shepherd-lab/shepherd/controller"
 	"github.com/shepherd-lab/shepherd/controller/garbagecollector"
@@ -261,9 +260,7 @@ func (nc *Controller) finalize(ctx context.Context, ns *corev1.Namespace) error 
 		// changes (an update of the main resource would keep them).
 		next := cur.DeepCopy()
 		next.Spec.Finalizers = slices.DeleteFunc(next.Spec.Finalizers, func(f corev1.FinalizerName) bool { return f == FinalizerKubernetes })
-		return next, nc.c.Admission.Admit(ctx, &admission.Attributes{
-			Operation: admission.Update, Resource: api.Namespaces, Subresource: "finalize", Name: ns.Name, Object: next, OldObject: cur,
-		})
+		return next, nc.c.Admission.UpdateFinalize(ctx, api.Namespaces, next, cur)
 	}, nc.c.Fence...)
 	if storage.IsNotFound(err) {
 		return nil
