@@ -33,7 +33,9 @@ var Pods = define(Resource{
 	Default: defaults.Pod,
 	PrepareForCreate: func(p *corev1.Pod) {
 		p.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: defaults.QOSClass(&p.Spec)}
+		positiveGracePeriod(&p.Spec)
 	},
+	PrepareForUpdate:     func(p, _ *corev1.Pod) { positiveGracePeriod(&p.Spec) },
 	Validate:             validation.ValidatePod,
 	ValidateUpdate:       validation.ValidatePodUpdate,
 	ValidateStatusUpdate: validation.ValidatePodStatusUpdate,

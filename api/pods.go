@@ -29,3 +29,16 @@ func SetPodCondition(status *corev1.PodStatus, c corev1.PodCondition) {
 	}
 	status.Conditions = append(status.Conditions, c)
 }
+
+// positiveGracePeriod stores a negative terminationGracePeriodSeconds as 1,
+// as kube-apiserver's pod strategy does on create and update: the field is
+// documented as non-negative, but negative values were once accepted, so
+// they are corrected rather than refused ("as soon as possible" is 1 s, as
+// for a negative deletion grace period). Pod templates keep what they say;
+// the pods made from them are corrected here.
+func positiveGracePeriod(spec *corev1.PodSpec) {
+	if g := spec.TerminationGracePeriodSeconds; g != nil && *g < 0 {
+		one := int64(1)
+		spec.TerminationGracePeriodSeconds = &one
+	}
+}

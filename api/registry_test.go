@@ -179,3 +179,66 @@ func TestNamespaceStatusUpdateWritesMetadata(t *testing.T) {
 		t.Errorf("namespace status write: annotations %v conditions %v finalizers %v", st.Annotations, st.Status.Conditions, st.Spec.Finalizers)
 	}
 }
+
+// TestNegativeTerminationGracePeriod: kube-apiserver stores a pod's negative
+// terminationGracePeriodSeconds as 1 on create and update instead of
+// refusing it; a template keeps its value (its pods are corrected).
+func TestNegativeTerminationGracePeriod(t *testing.T) {
+	pod := func(grace int64) *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "default"},
+			Spec: corev1.PodSpec{
+				TerminationGracePeriodSeconds: &grace,
+				Containers:                    []corev1.Container{{Name: "c", Image: "nginx"}},
+			},
+		}
+	}
+	created := pod(-5)
+	if err := Pods.BeforeCreate(created); err != nil {
+		t.Fatalf("create with a negative grace period: %v", err)
+	}
+	if g := *created.Spec.TerminationGracePeriodSeconds; g != 1 {
+		t.Fatalf("created with grace %d, want 1", g)
+	}
+
+	// A pod stored with a negative value before (another apiserver, an
+	// older Shepherd): an update resending it corrects it to 1.
+	legacy := pod(-5)
+	Pods.Default(legacy)
+	legacy.ResourceVersion = "3"
+	resent := legacy.DeepCopy()
+	if err := Pods.BeforeUpdate(resent, legacy); err != nil {
+		t.Fatalf("update resending a stored negative grace period: %v", err)
+	}
+	if g := *resent.Spec.TerminationGracePeriodSeconds; g != 1 {
+		t.Fatalf("updated with grace %d, want 1", g)
+	}
+
+	// Otherwise the field is immutable: a negative value sent over 30 is
+	// corrected to 1, which differs from 30.
+	stored := pod(30)
+	Pods.Default(stored)
+	stored.ResourceVersion = "3"
+	changed := pod(-5)
+	changed.ResourceVersion = "3"
+	if err := Pods.BeforeUpdate(changed, stored); !apierrors.IsInvalid(err) {
+		t.Fatalf("changing the grace period of a pod: %v, want 422", err)
+	}
+
+	d := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "d", Namespace: "default"},
+		Spec: appsv1.DeploymentSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"a": "b"}},
+				Spec:       pod(-5).Spec,
+			},
+		},
+	}
+	if err := Deployments.BeforeCreate(d); err != nil {
+		t.Fatalf("deployment whose template has a negative grace period: %v", err)
+	}
+	if g := *d.Spec.Template.Spec.TerminationGracePeriodSeconds; g != -5 {
+		t.Fatalf("template grace %d, want -5 kept", g)
+	}
+}

@@ -221,6 +221,9 @@ func gracePeriod(res *api.Resource, obj runtime.Object, opts *metav1.DeleteOptio
 	if opts.GracePeriodSeconds != nil {
 		grace = *opts.GracePeriodSeconds
 	}
+	if grace < 0 {
+		grace = 1 // a negative period stored before pods had it corrected
+	}
 	if cur := pod.DeletionGracePeriodSeconds; cur != nil && *cur < grace {
 		grace = *cur // a deletion can be hurried, never slowed
 	}

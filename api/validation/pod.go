@@ -90,10 +90,10 @@ func ValidatePodBinding(b *corev1.Binding) field.ErrorList {
 // validatePodSpec validates a pod spec at fldPath.
 func validatePodSpec(spec *corev1.PodSpec, fldPath *field.Path, opts podSpecOptions) field.ErrorList {
 	var allErrs field.ErrorList
+	// A negative terminationGracePeriodSeconds is not refused, as by
+	// Kubernetes: pods store it as 1 (api.Pods' strategy), templates keep it.
 	if spec.TerminationGracePeriodSeconds == nil {
 		allErrs = append(allErrs, field.Required(fldPath.Child("terminationGracePeriodSeconds"), ""))
-	} else {
-		allErrs = append(allErrs, validateNonnegative(*spec.TerminationGracePeriodSeconds, fldPath.Child("terminationGracePeriodSeconds"))...)
 	}
 
 	hostUsers := spec.HostUsers == nil || *spec.HostUsers

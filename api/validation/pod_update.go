@@ -29,9 +29,9 @@ const maxDiffLines = 20
 
 // ValidatePodUpdate validates an update of a pod (not of its status). A
 // pod's spec is immutable except for container images, a shorter
-// activeDeadlineSeconds, added tolerations, removed scheduling gates and
-// terminationGracePeriodSeconds. spec.nodeName is set by the binding
-// subresource only, so an update may not change it.
+// activeDeadlineSeconds, added tolerations, removed scheduling gates and a
+// negative terminationGracePeriodSeconds set to 1. spec.nodeName is set by
+// the binding subresource only, so an update may not change it.
 func ValidatePodUpdate(pod, old *corev1.Pod) field.ErrorList {
 	allErrs := validateObjectMetaUpdate(&pod.ObjectMeta, &old.ObjectMeta)
 	allErrs = append(allErrs, validatePodMetadataAndSpec(pod)...)
@@ -77,7 +77,11 @@ func ValidatePodUpdate(pod, old *corev1.Pod) field.ErrorList {
 	munged.ActiveDeadlineSeconds = old.Spec.ActiveDeadlineSeconds
 	munged.Tolerations = old.Spec.Tolerations
 	munged.SchedulingGates = old.Spec.SchedulingGates
-	munged.TerminationGracePeriodSeconds = old.Spec.TerminationGracePeriodSeconds
+	// terminationGracePeriodSeconds is immutable but for correcting a
+	// negative value to 1.
+	if g, og := pod.Spec.TerminationGracePeriodSeconds, old.Spec.TerminationGracePeriodSeconds; g != nil && *g == 1 && og != nil && *og < 0 {
+		munged.TerminationGracePeriodSeconds = og
+	}
 	if !apiequality.Semantic.DeepEqual(*munged, old.Spec) {
 		detail := fmt.Sprintf("pod updates may not change fields other than %s\n%s",
 			strings.Join(updatablePodSpecFields, ","), describeDiff(old.Spec, *munged, "spec"))

@@ -276,8 +276,8 @@ func TestValidatePodSpecFields(t *testing.T) {
 			p.Spec.DNSPolicy = corev1.DNSNone
 			p.Spec.DNSConfig = &corev1.PodDNSConfig{Nameservers: []string{"1.1.1.x"}}
 		}, errs(invalid("spec.dnsConfig.nameservers[0]"))},
-		{"negative grace period", func(p *corev1.Pod) { p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](-1) },
-			errs(invalid("spec.terminationGracePeriodSeconds"))},
+		// Kubernetes accepts it: a pod stores 1 (the strategy), a template keeps it.
+		{"negative grace period", func(p *corev1.Pod) { p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](-1) }, nil},
 		{"grace period missing", func(p *corev1.Pod) { p.Spec.TerminationGracePeriodSeconds = nil },
 			errs(required("spec.terminationGracePeriodSeconds"))},
 		{"activeDeadlineSeconds zero", func(p *corev1.Pod) { p.Spec.ActiveDeadlineSeconds = ptr.To[int64](0) },

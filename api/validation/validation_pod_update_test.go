@@ -64,7 +64,15 @@ func TestValidatePodUpdate(t *testing.T) {
 			p.Spec.Tolerations = []corev1.Toleration{*tl.DeepCopy()}
 			p.Spec.Tolerations[0].TolerationSeconds = ptr.To[int64](10)
 		}, nil},
-		{"grace period changed", func(p, _ *corev1.Pod) { p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](5) }, nil},
+		{"grace period changed", func(p, _ *corev1.Pod) { p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](5) }, errs(forbidden("spec"))},
+		{"negative grace period corrected to 1", func(p, old *corev1.Pod) {
+			old.Spec.TerminationGracePeriodSeconds = ptr.To[int64](-5)
+			p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](1)
+		}, nil},
+		{"negative grace period changed to 2", func(p, old *corev1.Pod) {
+			old.Spec.TerminationGracePeriodSeconds = ptr.To[int64](-5)
+			p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](2)
+		}, errs(forbidden("spec"))},
 		{"scheduling gate removed", func(p, old *corev1.Pod) {
 			old.Spec.SchedulingGates = []corev1.PodSchedulingGate{{Name: "example.com/wait"}}
 			p.Spec.SchedulingGates = nil
