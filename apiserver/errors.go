@@ -20,6 +20,7 @@ import (
 func storageError(err error, r *api.Resource, name string) error {
 	var se *apierrors.StatusError
 	var pe *storage.PreconditionError
+	var tle *storage.TooLargeError
 	gr := r.GroupResource()
 	switch {
 	case err == nil:
@@ -38,6 +39,8 @@ func storageError(err error, r *api.Resource, name string) error {
 		return apierrors.NewResourceExpired("The provided resource version is too old: the requested history has been compacted. Start again without a resourceVersion or continue token.")
 	case errors.Is(err, storage.ErrFutureRevision), errors.Is(err, watchcache.ErrNotFresh):
 		return tooLargeResourceVersion(err)
+	case errors.As(err, &tle):
+		return tooLarge(tle)
 	case errors.Is(err, storage.ErrInvalidContinue):
 		return apierrors.NewBadRequest(fmt.Sprintf("continue key is not valid: %v", err))
 	case errors.Is(err, context.DeadlineExceeded):
@@ -46,6 +49,19 @@ func storageError(err error, r *api.Resource, name string) error {
 		return apierrors.NewTimeoutError("request was cancelled", 1)
 	}
 	return apierrors.NewInternalError(err)
+}
+
+// tooLarge is the 413 for an object too large to store. kube-apiserver
+// answers etcd's "request is too large" with a 500 (kubernetes#112152); a
+// client can do nothing but shrink the object, so it is a 413 here, as for
+// an oversized body.
+func tooLarge(e *storage.TooLargeError) error {
+	if e.Limit == 0 {
+		return apierrors.NewRequestEntityTooLargeError(fmt.Sprintf(
+			"etcd refused to store the object (%d bytes stored): its --max-request-bytes is too low, it needs %d", e.Size, storage.EtcdMaxRequestBytes))
+	}
+	return apierrors.NewRequestEntityTooLargeError(fmt.Sprintf(
+		"the object is %d bytes stored, limit is %d (etcd's default --max-request-bytes, as on Kubernetes)", e.Size, e.Limit))
 }
 
 // registryConflictMessage is the text kube-apiserver gives a stale write.

@@ -11,7 +11,8 @@ import (
 
 // Create stores a new object and sets its resourceVersion. The object must
 // not carry a resourceVersion. It fails with ErrAlreadyExists when the key is
-// taken and with a *ClaimedError when one of its claims is held.
+// taken, with a *ClaimedError when one of its claims is held, and with a
+// *TooLargeError (ErrRequestTooLarge) when the object is too large to store.
 //
 // Transaction: If(ModRevision(key)==0, ModRevision(claim)==0 ...)
 // Then(Put(key), Put(index...), Put(claim...)) Else(Get(key), Get(claim...)).
@@ -26,6 +27,9 @@ func (s *Store) Create(ctx context.Context, r *Resource, obj runtime.Object, opt
 	}
 	data, err := s.codec.encode(r, obj)
 	if err != nil {
+		return err
+	}
+	if err := checkSize(key, data); err != nil {
 		return err
 	}
 	o := collectWriteOptions(opts)
@@ -46,7 +50,7 @@ func (s *Store) Create(ctx context.Context, r *Resource, obj runtime.Object, opt
 	cmps = append(cmps, o.fenceCmps()...)
 	resp, err := s.txn(ctx, "create", r.Name, cmps, then, els)
 	if err != nil {
-		return etcdError(key, err)
+		return writeError(key, len(data), err)
 	}
 	if !resp.Succeeded {
 		if rangeResult(resp, 0) != nil {
@@ -78,6 +82,7 @@ func (s *Store) CreateMany(ctx context.Context, r *Resource, objs []runtime.Obje
 	put := o.putOpts()
 	var cmps []clientv3.Cmp
 	var then []clientv3.Op
+	size := 0
 	for _, obj := range objs {
 		m, err := meta.Accessor(obj)
 		if err != nil {
@@ -91,6 +96,10 @@ func (s *Store) CreateMany(ctx context.Context, r *Resource, objs []runtime.Obje
 		if err != nil {
 			return err
 		}
+		if err := checkSize(key, data); err != nil {
+			return err
+		}
+		size += len(data)
 		cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(key), "=", 0))
 		then = append(then, clientv3.OpPut(key, string(data), put...))
 		for _, ik := range r.indexKeys(obj) {
@@ -99,7 +108,7 @@ func (s *Store) CreateMany(ctx context.Context, r *Resource, objs []runtime.Obje
 	}
 	resp, err := s.txn(ctx, "create", r.Name, cmps, then, nil)
 	if err != nil {
-		return etcdError(r.Prefix(""), err)
+		return writeError(r.Prefix(""), size, err)
 	}
 	if !resp.Succeeded {
 		return fmt.Errorf("%s: one of %d keys: %w", r.Prefix(""), len(objs), ErrAlreadyExists)

@@ -29,7 +29,54 @@ var (
 	// ErrFenced: a write carried a fence (WithFence) that no longer holds:
 	// the leadership it was issued under has been lost.
 	ErrFenced = errors.New("fenced: leadership lost")
+	// ErrRequestTooLarge: a write too large to store, refused by the store
+	// (an object over MaxObjectBytes) or by etcd (a request over its
+	// --max-request-bytes). The error is a *TooLargeError saying how large.
+	ErrRequestTooLarge = errors.New("request is too large")
 )
+
+// MaxObjectBytes is the largest object the store writes, measured in its
+// stored (protobuf) form: 1.5 MiB, etcd's default --max-request-bytes, so
+// objects are limited as on Kubernetes over a default etcd. The store
+// checks it itself, because a write also carries the object's index copies
+// (EtcdMaxRequestBytes) and the limit must not depend on them.
+const MaxObjectBytes = 3 << 19
+
+// EtcdMaxRequestBytes is the --max-request-bytes etcd needs for every write
+// the store makes: an object of MaxObjectBytes and the one index copy a
+// resource may keep of it (a bound pod's), with room for keys, claims and
+// compares. The embedded etcd is started with it. An external etcd left at
+// its default (1.5 MiB) refuses indexed objects over about half of
+// MaxObjectBytes with ErrRequestTooLarge.
+const EtcdMaxRequestBytes = 2*MaxObjectBytes + 64<<10
+
+// TooLargeError reports a write refused for its size.
+type TooLargeError struct {
+	Key string
+	// Size is the object's size in its stored form (of all the objects, for
+	// CreateMany).
+	Size int
+	// Limit is the limit it exceeds; 0 when etcd refused the request (its
+	// own --max-request-bytes, which the store does not know).
+	Limit int
+}
+
+func (e *TooLargeError) Error() string {
+	if e.Limit == 0 {
+		return fmt.Sprintf("%s: etcd refused to write %d bytes (over its --max-request-bytes): %v", e.Key, e.Size, ErrRequestTooLarge)
+	}
+	return fmt.Sprintf("%s: the object is %d bytes stored, limit is %d: %v", e.Key, e.Size, e.Limit, ErrRequestTooLarge)
+}
+
+func (e *TooLargeError) Unwrap() error { return ErrRequestTooLarge }
+
+// checkSize refuses an object whose stored form exceeds MaxObjectBytes.
+func checkSize(key string, data []byte) error {
+	if len(data) > MaxObjectBytes {
+		return &TooLargeError{Key: key, Size: len(data), Limit: MaxObjectBytes}
+	}
+	return nil
+}
 
 // ClaimedError reports which claim a write could not take.
 type ClaimedError struct {

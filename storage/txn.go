@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // LeaseID identifies an etcd lease. Keys written with a lease are deleted by
@@ -126,4 +129,24 @@ func etcdError(key string, err error) error {
 		return fmt.Errorf("%s: %w", key, ErrFutureRevision)
 	}
 	return fmt.Errorf("etcd %s: %w", key, err)
+}
+
+// writeError maps the error of a write transaction carrying an object of
+// size bytes: etcd's refusal of its size becomes a *TooLargeError.
+func writeError(key string, size int, err error) error {
+	if isTooLarge(err) {
+		return &TooLargeError{Key: key, Size: size}
+	}
+	return etcdError(key, err)
+}
+
+// isTooLarge reports whether etcd refused a request for its size: the
+// server's own check (--max-request-bytes), or gRPC's message limits on
+// either side, which are checked before etcd sees the request.
+func isTooLarge(err error) bool {
+	if errors.Is(err, rpctypes.ErrRequestTooLarge) {
+		return true
+	}
+	st, ok := status.FromError(err)
+	return ok && st.Code() == codes.ResourceExhausted && strings.Contains(st.Message(), "larger than max")
 }

@@ -16,7 +16,8 @@ import (
 // obj, and sets obj's resourceVersion to the write's revision. Index entries
 // and claims follow the change in the same transaction. It fails with
 // ErrConflict when the object changed since old was read, ErrNotFound when it
-// is gone, and a *ClaimedError when obj claims what another object holds.
+// is gone, a *ClaimedError when obj claims what another object holds, and a
+// *TooLargeError (ErrRequestTooLarge) when obj is too large to store.
 //
 // Transaction: If(ModRevision(key)==rev, ModRevision(newClaim)==0 ...)
 // Then(Put(key), Put/Delete(index...), Put/Delete(claim...))
@@ -51,6 +52,9 @@ func (s *Store) update(ctx context.Context, r *Resource, old, obj runtime.Object
 			return nil, err
 		}
 	}
+	if err := checkSize(key, data); err != nil {
+		return nil, err
+	}
 	o := collectWriteOptions(opts)
 	put := o.putOpts()
 
@@ -84,7 +88,7 @@ func (s *Store) update(ctx context.Context, r *Resource, old, obj runtime.Object
 	cmps = append(cmps, o.fenceCmps()...)
 	resp, err := s.txn(ctx, "update", r.Name, cmps, then, els)
 	if err != nil {
-		return nil, etcdError(key, err)
+		return nil, writeError(key, len(data), err)
 	}
 	if !resp.Succeeded {
 		cur := rangeResult(resp, 0)

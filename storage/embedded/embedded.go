@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
+
+	"github.com/shepherd-lab/shepherd/storage"
 )
 
 // Config configures an etcd server run inside the calling process.
@@ -36,6 +38,10 @@ type Config struct {
 	UnsafeNoFsync bool
 	// ReadyTimeout bounds the wait for etcd to serve; 60s when zero.
 	ReadyTimeout time.Duration
+	// MaxRequestBytes is etcd's --max-request-bytes, the largest request it
+	// accepts; storage.EtcdMaxRequestBytes when zero, what the store needs
+	// to write every object it allows with its index copies.
+	MaxRequestBytes uint
 }
 
 // Server is a running etcd server.
@@ -74,6 +80,10 @@ func Start(cfg Config) (*Server, error) {
 	}
 	ec.ZapLoggerBuilder = embed.NewZapLoggerBuilder(newEtcdLogger(log, cfg.LogLevel))
 	ec.UnsafeNoFsync = cfg.UnsafeNoFsync
+	ec.MaxRequestBytes = cfg.MaxRequestBytes
+	if ec.MaxRequestBytes == 0 {
+		ec.MaxRequestBytes = storage.EtcdMaxRequestBytes
+	}
 	// Compaction is the store's job (RunCompactor), as with an external etcd.
 	ec.AutoCompactionRetention = "0"
 

@@ -130,12 +130,22 @@ func TestInvalidObjectsNameTheirFields(t *testing.T) {
 // rawRequest sends a request and decodes the Status of the reply.
 func rawRequest(t *testing.T, srv *apiservertest.Server, method, path, contentType string, body []byte) (int, metav1.Status) {
 	t.Helper()
+	code, _, st := request(t, srv, method, path, map[string]string{"Content-Type": contentType}, body)
+	return code, st
+}
+
+// request sends a request with the given headers ("" values are not sent)
+// and decodes the Status of an error reply, which must be one.
+func request(t *testing.T, srv *apiservertest.Server, method, path string, header map[string]string, body []byte) (int, http.Header, metav1.Status) {
+	t.Helper()
 	req, err := http.NewRequest(method, srv.URL+path, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+	for k, v := range header {
+		if v != "" {
+			req.Header.Set(k, v)
+		}
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -144,7 +154,7 @@ func rawRequest(t *testing.T, srv *apiservertest.Server, method, path, contentTy
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
 	var st metav1.Status
-	if resp.StatusCode >= 400 {
+	if resp.StatusCode >= 400 && method != http.MethodHead {
 		if err := json.Unmarshal(data, &st); err != nil || st.Kind != "Status" {
 			t.Fatalf("%s %s: %d with a body that is not a Status: %s", method, path, resp.StatusCode, data)
 		}
@@ -152,7 +162,7 @@ func rawRequest(t *testing.T, srv *apiservertest.Server, method, path, contentTy
 			t.Fatalf("Status code %d in a %d response", st.Code, resp.StatusCode)
 		}
 	}
-	return resp.StatusCode, st
+	return resp.StatusCode, resp.Header, st
 }
 
 func TestBadRequestsGetStatuses(t *testing.T) {
@@ -163,6 +173,17 @@ func TestBadRequestsGetStatuses(t *testing.T) {
 		t.Fatalf("valid pod: %d %s", code, st.Message)
 	}
 	big := fmt.Sprintf(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"big"},"data":{"k":%q}}`, strings.Repeat("x", 4<<20))
+	const deployments = "/apis/apps/v1/namespaces/default/deployments"
+	deployment := func(command string) string {
+		d, _ := json.Marshal(obj("apps/v1", "Deployment", "d", map[string]any{"spec": workloadSpec("d")}))
+		return strings.Replace(string(d), `"image":"busybox"`, fmt.Sprintf(`"image":"busybox","command":[%q]`, command), 1)
+	}
+	if code, st := rawRequest(t, srv, "POST", deployments, "application/json", []byte(deployment("true"))); code != http.StatusCreated {
+		t.Fatalf("deployment: %d %s", code, st.Message)
+	}
+	// Under the 3 MiB body limit, over the 1.5 MiB an object may take in etcd.
+	twoMB := strings.Repeat("x", 2000000)
+	hugePod := fmt.Sprintf(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"huge"},"spec":{"containers":[{"name":"c","image":"busybox","command":[%q]}]}}`, twoMB)
 	cases := []struct {
 		name, method, path, contentType, body string
 		code                                  int
@@ -202,6 +223,13 @@ func TestBadRequestsGetStatuses(t *testing.T) {
 		{"unknown subresource", "GET", pods + "/p/bogus", "", ``, 404, metav1.StatusReasonNotFound, "could not find"},
 		{"POST to an object", "POST", pods + "/p", "application/json", validPod, 405, metav1.StatusReasonMethodNotAllowed, ""},
 		{"future resourceVersion", "GET", pods + "?resourceVersion=999999999", "", ``, 504, metav1.StatusReasonTimeout, "Too large resource version"},
+
+		// Objects too large for etcd: a 413 whichever write makes them.
+		{"pod too large to store", "POST", pods, "application/json", hugePod, 413, metav1.StatusReasonRequestEntityTooLarge, "limit is 1572864"},
+		{"update too large to store", "PUT", deployments + "/d", "application/json", deployment(twoMB), 413, metav1.StatusReasonRequestEntityTooLarge, "limit is 1572864"},
+		{"patch too large to store", "PATCH", deployments + "/d", "application/merge-patch+json",
+			fmt.Sprintf(`{"spec":{"template":{"spec":{"containers":[{"name":"c","image":"busybox","command":[%q]}]}}}}`, twoMB),
+			413, metav1.StatusReasonRequestEntityTooLarge, "limit is 1572864"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
