@@ -42,7 +42,7 @@ func storageError(err error, r *api.Resource, name string) error {
 	case errors.As(err, &tle):
 		return tooLarge(tle)
 	case errors.Is(err, storage.ErrInvalidContinue):
-		return apierrors.NewBadRequest(fmt.Sprintf("continue key is not valid: %v", err))
+		return apierrors.NewBadRequest(fmt.Sprintf("invalid continue token: %v", err))
 	case errors.Is(err, context.DeadlineExceeded):
 		return apierrors.NewTimeoutError(fmt.Sprintf("request for %s timed out", gr), 1)
 	case errors.Is(err, context.Canceled):

@@ -24,8 +24,8 @@ var (
 	// error is a *ClaimedError naming the claim.
 	ErrClaimed = errors.New("already claimed")
 	// ErrInvalidContinue: a continue token that this store did not issue for
-	// this list.
-	ErrInvalidContinue = errors.New("invalid continue token")
+	// this list (kube-apiserver's wording).
+	ErrInvalidContinue = errors.New("continue key is not valid")
 	// ErrFenced: a write carried a fence (WithFence) that no longer holds:
 	// the leadership it was issued under has been lost.
 	ErrFenced = errors.New("fenced: leadership lost")

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -168,7 +169,17 @@ func decodeContinue(token string) (rev int64, start string, err error) {
 	if c.APIVersion != "meta.k8s.io/v1" || c.ResourceVersion <= 0 || c.StartKey == "" {
 		return 0, "", fmt.Errorf("%w: unsupported token contents", ErrInvalidContinue)
 	}
-	return c.ResourceVersion, c.StartKey, nil
+	// The start key is appended to the list's prefix. As kube-apiserver
+	// does, a key that is not a clean path ("..", "." or empty segments) is
+	// refused, so a token cannot reach beyond the list it continues.
+	key := c.StartKey
+	if !strings.HasPrefix(key, "/") {
+		key = "/" + key
+	}
+	if path.Clean(key) != key {
+		return 0, "", fmt.Errorf("%w: %s", ErrInvalidContinue, c.StartKey)
+	}
+	return c.ResourceVersion, key[1:], nil
 }
 
 // ContinueRevision returns the revision a continue token's list is read at.

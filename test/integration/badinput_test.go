@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -184,6 +185,10 @@ func TestBadRequestsGetStatuses(t *testing.T) {
 	// Under the 3 MiB body limit, over the 1.5 MiB an object may take in etcd.
 	twoMB := strings.Repeat("x", 2000000)
 	hugePod := fmt.Sprintf(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"huge"},"spec":{"containers":[{"name":"c","image":"busybox","command":[%q]}]}}`, twoMB)
+	continueToken := func(start string) string {
+		data, _ := json.Marshal(map[string]any{"v": "meta.k8s.io/v1", "rv": 1, "start": start})
+		return base64.RawURLEncoding.EncodeToString(data)
+	}
 	cases := []struct {
 		name, method, path, contentType, body string
 		code                                  int
@@ -230,11 +235,19 @@ func TestBadRequestsGetStatuses(t *testing.T) {
 		{"patch too large to store", "PATCH", deployments + "/d", "application/merge-patch+json",
 			fmt.Sprintf(`{"spec":{"template":{"spec":{"containers":[{"name":"c","image":"busybox","command":[%q]}]}}}}`, twoMB),
 			413, metav1.StatusReasonRequestEntityTooLarge, "limit is 1572864"},
+
+		{"continue token leaving its list", "GET", pods + "?limit=1&continue=" + continueToken("../secrets/"), "", ``, 400, metav1.StatusReasonBadRequest, "^invalid continue token: continue key is not valid: ../secrets/"},
+		{"continue token with a dot segment", "GET", pods + "?limit=1&continue=" + continueToken("a/./b"), "", ``, 400, metav1.StatusReasonBadRequest, "invalid continue token"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			code, st := rawRequest(t, srv, c.method, c.path, c.contentType, []byte(c.body))
-			if code != c.code || st.Reason != c.reason || !strings.Contains(st.Message, c.message) {
+			// A message starting with ^ is the start of the Status message.
+			matches := strings.Contains(st.Message, c.message)
+			if prefix, ok := strings.CutPrefix(c.message, "^"); ok {
+				matches = strings.HasPrefix(st.Message, prefix)
+			}
+			if code != c.code || st.Reason != c.reason || !matches {
 				t.Fatalf("got %d %s %q, want %d %s containing %q", code, st.Reason, st.Message, c.code, c.reason, c.message)
 			}
 		})
