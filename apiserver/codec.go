@@ -191,7 +191,48 @@ func negotiate(r *http.Request) (output, error) {
 			return outputProtobuf, nil
 		}
 	}
-	return outputJSON, apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "", schema.GroupResource{}, "", "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf", 0, false)
+	return outputJSON, notAcceptable()
+}
+
+// notAcceptable is kube-apiserver's 406 for an Accept header naming no
+// form the server writes.
+func notAcceptable() error {
+	return apierrors.NewGenericServerResponse(http.StatusNotAcceptable, "", schema.GroupResource{}, "", "only the following media types are accepted: application/json, application/yaml, application/vnd.kubernetes.protobuf", 0, false)
+}
+
+// acceptable checks, before a request has any effect, that its response
+// can be written in a form its Accept header names: kube-apiserver
+// negotiates first, so a client that cannot read the answer (Accept:
+// application/xml) gets a 406 and nothing is created, changed or deleted.
+// A Table (tableMediaType) answers reads only; a watch is a stream, which
+// YAML has no framing for.
+func acceptable(r *http.Request, verb string) error {
+	accept := r.Header.Get("Accept")
+	if accept == "" {
+		return nil
+	}
+	read := verb == "get" || verb == "list" || verb == "watch"
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		if params["as"] != "" {
+			if read && tableMediaType(mt, params) {
+				return nil
+			}
+			continue
+		}
+		switch mt {
+		case runtime.ContentTypeJSON, "application/*", "*/*", runtime.ContentTypeProtobuf:
+			return nil
+		case runtime.ContentTypeYAML:
+			if verb != "watch" {
+				return nil
+			}
+		}
+	}
+	return notAcceptable()
 }
 
 // encodeJSON is the JSON wire form of an object, as watch-cache entries

@@ -16,7 +16,7 @@ import (
 // create serves POST of a new object.
 func (s *Server) create(w http.ResponseWriter, r *http.Request, res *api.Resource, info requestInfo) error {
 	if res.Namespaced && info.Namespace == "" {
-		return methodNotAllowed("create", info)
+		return methodNotAllowed()
 	}
 	wr, err := parseWrite(w, r)
 	if err != nil {

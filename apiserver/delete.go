@@ -234,7 +234,7 @@ func gracePeriod(res *api.Resource, obj runtime.Object, opts *metav1.DeleteOptio
 // deleted as by a DELETE of it.
 func (s *Server) deleteCollection(w http.ResponseWriter, r *http.Request, res *api.Resource, info requestInfo) error {
 	if res == api.Namespaces {
-		return methodNotAllowed("deletecollection", info)
+		return methodNotAllowed()
 	}
 	opts, err := parseDeleteOptions(r)
 	if err != nil {

@@ -13,12 +13,16 @@ import (
 )
 
 // serveDiscovery answers the discovery documents (/api, /apis, and each
-// group and group version). It returns false for any other path.
-func (s *Server) serveDiscovery(w http.ResponseWriter, r *http.Request) bool {
+// group and group version); route sends only their paths here.
+func (s *Server) serveDiscovery(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimSuffix(r.URL.Path, "/")
 	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	if (path == "/api" || path == "/apis") && s.serveAggregatedDiscovery(w, r, path == "/api") {
-		return true
+		return
+	}
+	if err := acceptable(r, "get"); err != nil {
+		writeError(w, r, err)
+		return
 	}
 	switch {
 	case path == "/api":
@@ -49,9 +53,8 @@ func (s *Server) serveDiscovery(w http.ResponseWriter, r *http.Request) bool {
 	case len(parts) == 3 && parts[0] == "apis" && s.servesGroupVersion(schema.GroupVersion{Group: parts[1], Version: parts[2]}):
 		writeObject(w, r, http.StatusOK, s.resourceList(schema.GroupVersion{Group: parts[1], Version: parts[2]}))
 	default:
-		return false
+		writeError(w, r, notFoundResource())
 	}
-	return true
 }
 
 func (s *Server) servesGroup(group string) bool {

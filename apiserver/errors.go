@@ -94,6 +94,8 @@ func notFoundResource() error {
 	return apierrors.NewGenericServerResponse(http.StatusNotFound, "", schema.GroupResource{}, "", "the server could not find the requested resource", 0, false)
 }
 
-func methodNotAllowed(verb string, info requestInfo) error {
-	return apierrors.NewMethodNotSupported(schema.GroupResource{Group: info.Group, Resource: info.Resource}, verb)
+// methodNotAllowed is the 405 for a method a path is not served for, as
+// kube-apiserver writes it (its router's refusal, as a Status).
+func methodNotAllowed() error {
+	return apierrors.NewGenericServerResponse(http.StatusMethodNotAllowed, "", schema.GroupResource{}, "", "", 0, false)
 }

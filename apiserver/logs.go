@@ -39,7 +39,7 @@ const maxKubeletErrorBytes = 50000
 // /containerLogs/NS/POD/CONTAINER answer is streamed back as text/plain.
 func (s *Server) serveLog(w http.ResponseWriter, r *http.Request, info requestInfo) error {
 	if info.Verb != "get" {
-		return methodNotAllowed(info.Verb, info)
+		return methodNotAllowed()
 	}
 	opts, err := parsePodLogOptions(r.URL.Query())
 	if err != nil {

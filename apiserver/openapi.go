@@ -45,16 +45,13 @@ var openAPIV2Protobuf = []string{
 }
 
 // serveOpenAPI answers /openapi/v2, /openapi/v3 and /openapi/v3/<group
-// version>. It returns false for other paths.
-func (s *Server) serveOpenAPI(w http.ResponseWriter, r *http.Request) bool {
+// version>; route sends only their paths here.
+func (s *Server) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 	path := strings.TrimSuffix(r.URL.Path, "/")
-	if path != "/openapi/v2" && path != "/openapi/v3" && !strings.HasPrefix(path, "/openapi/v3/") {
-		return false
-	}
 	docs, v2Proto, err := s.openapi.get(s)
 	if err != nil {
 		writeError(w, r, apierrors.NewInternalError(err))
-		return true
+		return
 	}
 	switch {
 	case path == "/openapi/v2":
@@ -64,7 +61,7 @@ func (s *Server) serveOpenAPI(w http.ResponseWriter, r *http.Request) bool {
 				// The @ form is not a valid media type to send back.
 				w.Header().Set("Content-Type", openAPIV2Protobuf[1])
 				w.Write(v2Proto)
-				return true
+				return
 			}
 		}
 		w.Header().Set("Content-Type", "application/json")
@@ -77,7 +74,7 @@ func (s *Server) serveOpenAPI(w http.ResponseWriter, r *http.Request) bool {
 		doc, ok := docs.V3[gv]
 		if !ok {
 			http.Error(w, "404 page not found", http.StatusNotFound)
-			return true
+			return
 		}
 		hash := docs.V3Hash[gv]
 		w.Header().Set("Etag", `"`+hash+`"`)
@@ -91,5 +88,4 @@ func (s *Server) serveOpenAPI(w http.ResponseWriter, r *http.Request) bool {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(doc)
 	}
-	return true
 }

@@ -1,8 +1,12 @@
 package apiserver
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/validation/path"
 )
 
 // requestInfo is what a request's URL and method address.
@@ -109,4 +113,25 @@ func (i requestInfo) scope() string {
 	default:
 		return "cluster"
 	}
+}
+
+// checkPathSegments refuses a namespace or name from the URL that cannot
+// be a key segment: "." and "..", and anything with "/" or "%" (URL-decoded
+// "%2F" and "%25"). kube-apiserver refuses such a name with this 400 for
+// every verb (its storage key function); such a namespace is refused by its
+// storage as an invalid key, which it reports as a 500, so it is the same
+// 400 here. Other odd namespaces ("%00") are namespaces that do not exist:
+// an empty list, a 404.
+func checkPathSegments(info requestInfo) error {
+	if info.Namespace != "" {
+		if msgs := path.IsValidPathSegmentName(info.Namespace); len(msgs) > 0 {
+			return apierrors.NewBadRequest(fmt.Sprintf("Namespace parameter invalid: %q: %s", info.Namespace, strings.Join(msgs, ";")))
+		}
+	}
+	if info.Name != "" {
+		if msgs := path.IsValidPathSegmentName(info.Name); len(msgs) > 0 {
+			return apierrors.NewBadRequest(fmt.Sprintf("Name parameter invalid: %q: %s", info.Name, strings.Join(msgs, ";")))
+		}
+	}
+	return nil
 }

@@ -3,7 +3,10 @@ package apiserver
 import (
 	"net"
 	"net/http/httptest"
+	"strings"
 	"testing"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
 func TestParseRequestInfo(t *testing.T) {
@@ -67,6 +70,72 @@ func TestParsePortRange(t *testing.T) {
 	for _, bad := range []string{"30000", "5-1", "0-10", "1-70000", "a-b"} {
 		if _, _, err := parsePortRange(bad); err == nil {
 			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// TestCheckPathSegments: a namespace or name in the URL that cannot be a
+// key segment is a 400 for every verb (kube-apiserver's "Name parameter
+// invalid"); other odd namespaces are namespaces that do not exist.
+func TestCheckPathSegments(t *testing.T) {
+	cases := []struct {
+		method, url string
+		want        string // "" = accepted; else a word of the 400
+	}{
+		{"GET", "/api/v1/namespaces/default/pods/web", ""},
+		{"GET", "/api/v1/namespaces/../pods", `Namespace parameter invalid: ".."`},
+		{"GET", "/api/v1/namespaces/./pods/web", `Namespace parameter invalid: "."`},
+		{"DELETE", "/api/v1/namespaces/a%25b/pods/web", `Namespace parameter invalid: "a%b": may not contain '%'`},
+		{"GET", "/api/v1/namespaces/default/pods/..", `Name parameter invalid: ".."`},
+		{"PUT", "/api/v1/namespaces/default/pods/.", `Name parameter invalid: "."`},
+		{"PATCH", "/api/v1/namespaces/default/pods/a%25b/status", `Name parameter invalid: "a%b"`},
+		{"GET", "/api/v1/namespaces/..", `Name parameter invalid: ".."`},
+		{"GET", "/api/v1/watch/namespaces/default/pods/..", `Name parameter invalid`},
+		// Not a key segment problem: a namespace that does not exist.
+		{"GET", "/api/v1/namespaces/%00/pods", ""},
+		{"GET", "/api/v1/namespaces/..x/pods/x..", ""},
+	}
+	for _, c := range cases {
+		err := checkPathSegments(parseRequestInfo(httptest.NewRequest(c.method, c.url, nil)))
+		switch {
+		case c.want == "" && err != nil:
+			t.Errorf("%s %s: %v, want accepted", c.method, c.url, err)
+		case c.want != "" && (!apierrors.IsBadRequest(err) || !strings.Contains(err.Error(), c.want)):
+			t.Errorf("%s %s: %v, want a 400 with %q", c.method, c.url, err, c.want)
+		}
+	}
+}
+
+// TestNonResourcePaths: which paths outside the resource API are served,
+// and whether HEAD is (every other method but GET is a 405).
+func TestNonResourcePaths(t *testing.T) {
+	s := &Server{}
+	cases := []struct {
+		path string
+		ep   nonResourceEndpoint
+		head bool
+	}{
+		{"/healthz", healthEndpoint, true},
+		{"/readyz/etcd", healthEndpoint, true},
+		{"/livez", healthEndpoint, true},
+		{"/metrics", metricsEndpoint, true},
+		{"/version", versionEndpoint, false},
+		{"/version/", versionEndpoint, false},
+		{"/api", discoveryEndpoint, false},
+		{"/api/v1", discoveryEndpoint, false},
+		{"/apis", discoveryEndpoint, true},
+		{"/apis/apps", discoveryEndpoint, true},
+		{"/apis/apps/v1", discoveryEndpoint, false},
+		{"/apis/example.com", notServed, false},
+		{"/apis/apps/v2", notServed, false},
+		{"/openapi/v2", openAPIEndpoint, true},
+		{"/openapi/v3/apis/apps/v1", openAPIEndpoint, true},
+		{"/metricsx", notServed, false},
+		{"/", notServed, false},
+	}
+	for _, c := range cases {
+		if ep, head := s.nonResourcePath(c.path); ep != c.ep || head != c.head {
+			t.Errorf("%s: endpoint %d head %v, want %d %v", c.path, ep, head, c.ep, c.head)
 		}
 	}
 }

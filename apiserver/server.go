@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/shepherd-lab/shepherd/admission"
 	"github.com/shepherd-lab/shepherd/api"
@@ -177,22 +178,89 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) route(w http.ResponseWriter, r *http.Request, info requestInfo) {
-	path := r.URL.Path
-	switch {
-	case info.IsResource:
+	if info.IsResource {
 		s.serveResource(w, r, info)
-	case path == "/healthz" || strings.HasPrefix(path, "/healthz/"),
-		path == "/livez" || strings.HasPrefix(path, "/livez/"),
-		path == "/readyz" || strings.HasPrefix(path, "/readyz/"):
-		s.serveHealth(w, r)
-	case path == "/version" || path == "/version/":
-		writeObject(w, r, http.StatusOK, versionObject())
-	case path == "/metrics":
-		promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
-	case s.serveDiscovery(w, r), s.serveOpenAPI(w, r):
-	default:
-		writeError(w, r, notFoundResource())
+		return
 	}
+	ep, head := s.nonResourcePath(r.URL.Path)
+	if ep == notServed {
+		writeError(w, r, notFoundResource())
+		return
+	}
+	if r.Method != http.MethodGet && (r.Method != http.MethodHead || !head) {
+		allow := "GET"
+		if head {
+			allow = "GET, HEAD"
+		}
+		w.Header().Set("Allow", allow)
+		writeError(w, r, methodNotAllowed())
+		return
+	}
+	switch ep {
+	case healthEndpoint:
+		s.serveHealth(w, r)
+	case metricsEndpoint:
+		promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}).ServeHTTP(w, r)
+	case versionEndpoint:
+		if err := acceptable(r, "get"); err != nil {
+			writeError(w, r, err)
+			return
+		}
+		writeObject(w, r, http.StatusOK, versionObject())
+	case discoveryEndpoint:
+		s.serveDiscovery(w, r)
+	case openAPIEndpoint:
+		s.serveOpenAPI(w, r)
+	}
+}
+
+// nonResourceEndpoint is what serves a path outside the resource API.
+type nonResourceEndpoint int
+
+const (
+	notServed nonResourceEndpoint = iota
+	healthEndpoint
+	metricsEndpoint
+	versionEndpoint
+	discoveryEndpoint
+	openAPIEndpoint
+)
+
+// nonResourcePath says what serves path, and whether HEAD is answered as
+// GET there; every other method is refused with a 405. kube-apiserver's
+// router serves /version, /api, /api/v1 and /apis/<group>/<version> and
+// refuses every method but GET, HEAD included. Its plain handlers serve
+// health, /metrics, /openapi/*, /apis and /apis/<group>: they answer HEAD,
+// and in fact every method, as GET (DELETE /metrics even resets the
+// metrics); writes to them are refused here.
+func (s *Server) nonResourcePath(path string) (ep nonResourceEndpoint, head bool) {
+	trimmed := strings.TrimSuffix(path, "/")
+	parts := strings.Split(strings.TrimPrefix(trimmed, "/"), "/")
+	switch {
+	case isHealthPath(path):
+		return healthEndpoint, true
+	case path == "/metrics":
+		return metricsEndpoint, true
+	case trimmed == "/version":
+		return versionEndpoint, false
+	case trimmed == "/api", trimmed == "/api/v1",
+		len(parts) == 3 && parts[0] == "apis" && s.servesGroupVersion(schema.GroupVersion{Group: parts[1], Version: parts[2]}):
+		return discoveryEndpoint, false
+	case trimmed == "/apis", len(parts) == 2 && parts[0] == "apis" && s.servesGroup(parts[1]):
+		return discoveryEndpoint, true
+	case trimmed == "/openapi/v2", trimmed == "/openapi/v3", strings.HasPrefix(path, "/openapi/v3/"):
+		return openAPIEndpoint, true
+	}
+	return notServed, false
+}
+
+func isHealthPath(path string) bool {
+	for _, p := range []string{"/healthz", "/livez", "/readyz"} {
+		if path == p || strings.HasPrefix(path, p+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 // serveResource dispatches a resource request to its verb's handler.
@@ -204,6 +272,18 @@ func (s *Server) serveResource(w http.ResponseWriter, r *http.Request, info requ
 	}
 	if !res.Namespaced && info.Namespace != "" {
 		writeError(w, r, notFoundResource())
+		return
+	}
+	// As kube-apiserver: the response is negotiated before anything else
+	// is done (pods/log answers text/plain, whatever is asked).
+	if info.Subresource != "log" {
+		if err := acceptable(r, info.Verb); err != nil {
+			writeError(w, r, err)
+			return
+		}
+	}
+	if err := checkPathSegments(info); err != nil {
+		writeError(w, r, err)
 		return
 	}
 	var err error
@@ -258,7 +338,7 @@ func (s *Server) serveMain(w http.ResponseWriter, r *http.Request, res *api.Reso
 		return s.watch(w, r, res, info)
 	case "create":
 		if info.Name != "" {
-			return methodNotAllowed("create", info)
+			return methodNotAllowed()
 		}
 		return s.create(w, r, res, info)
 	case "update":
@@ -270,7 +350,7 @@ func (s *Server) serveMain(w http.ResponseWriter, r *http.Request, res *api.Reso
 	case "deletecollection":
 		return s.deleteCollection(w, r, res, info)
 	}
-	return methodNotAllowed(info.Verb, info)
+	return methodNotAllowed()
 }
 
 func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request, res *api.Resource, info requestInfo) error {
@@ -282,7 +362,7 @@ func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request, res *api.Re
 	case "patch":
 		return s.patch(w, r, res, info, statusPart)
 	}
-	return methodNotAllowed(info.Verb, info)
+	return methodNotAllowed()
 }
 
 // serveFinalize serves PUT of the finalize subresource, the only verb

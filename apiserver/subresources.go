@@ -22,7 +22,7 @@ import (
 // binding's node, once.
 func (s *Server) serveBinding(w http.ResponseWriter, r *http.Request, info requestInfo) error {
 	if info.Verb != "create" {
-		return methodNotAllowed(info.Verb, info)
+		return methodNotAllowed()
 	}
 	wr, err := parseWrite(w, r)
 	if err != nil {
@@ -90,7 +90,7 @@ func (s *Server) serveScale(w http.ResponseWriter, r *http.Request, res *api.Res
 		return nil
 	case "update", "patch":
 	default:
-		return methodNotAllowed(info.Verb, info)
+		return methodNotAllowed()
 	}
 	wr, err := parseWrite(w, r)
 	if err != nil {

@@ -26,7 +26,7 @@ func tableRequest(r *http.Request) (bool, metav1.IncludeObjectPolicy, error) {
 		if err != nil || mt != "application/json" {
 			continue
 		}
-		if params["as"] == "Table" && params["g"] == "meta.k8s.io" && (params["v"] == "v1" || params["v"] == "v1beta1") {
+		if tableMediaType(mt, params) {
 			asTable = true
 			break
 		}
@@ -45,6 +45,13 @@ func tableRequest(r *http.Request) (bool, metav1.IncludeObjectPolicy, error) {
 	default:
 		return false, "", apierrors.NewBadRequest(fmt.Sprintf("includeObject: unsupported value %q: supported values: None, Metadata, Object", p))
 	}
+}
+
+// tableMediaType reports whether an Accept clause asks for a meta.k8s.io
+// Table, the form served (as JSON) to reads.
+func tableMediaType(mt string, params map[string]string) bool {
+	return mt == "application/json" && params["as"] == "Table" && params["g"] == "meta.k8s.io" &&
+		(params["v"] == "v1" || params["v"] == "v1beta1")
 }
 
 // printerFor is the table of a resource's kind, or the default one.

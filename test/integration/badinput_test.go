@@ -238,6 +238,24 @@ func TestBadRequestsGetStatuses(t *testing.T) {
 
 		{"continue token leaving its list", "GET", pods + "?limit=1&continue=" + continueToken("../secrets/"), "", ``, 400, metav1.StatusReasonBadRequest, "^invalid continue token: continue key is not valid: ../secrets/"},
 		{"continue token with a dot segment", "GET", pods + "?limit=1&continue=" + continueToken("a/./b"), "", ``, 400, metav1.StatusReasonBadRequest, "invalid continue token"},
+
+		// Namespaces and names that cannot be key segments, for every verb.
+		{"namespace ..", "GET", "/api/v1/namespaces/../pods", "", ``, 400, metav1.StatusReasonBadRequest, `Namespace parameter invalid: ".."`},
+		{"namespace .. on create", "POST", "/api/v1/namespaces/../pods", "application/json", validPod, 400, metav1.StatusReasonBadRequest, `Namespace parameter invalid: ".."`},
+		{"name ..", "GET", pods + "/..", "", ``, 400, metav1.StatusReasonBadRequest, `Name parameter invalid: ".."`},
+		{"name with %", "DELETE", pods + "/a%25b", "", ``, 400, metav1.StatusReasonBadRequest, `Name parameter invalid: "a%b": may not contain '%'`},
+		{"name . on a subresource", "PUT", pods + "/./status", "application/json", validPod, 400, metav1.StatusReasonBadRequest, `Name parameter invalid: "."`},
+		{"namespace named ..", "DELETE", "/api/v1/namespaces/..", "", ``, 400, metav1.StatusReasonBadRequest, `Name parameter invalid: ".."`},
+
+		// Writes to paths outside the resource API.
+		{"POST /version", "POST", "/version", "application/json", `{}`, 405, metav1.StatusReasonMethodNotAllowed, "^the server does not allow this method on the requested resource"},
+		{"DELETE /metrics", "DELETE", "/metrics", "", ``, 405, metav1.StatusReasonMethodNotAllowed, "^the server does not allow this method on the requested resource"},
+		{"PUT /api/v1", "PUT", "/api/v1", "application/json", `{}`, 405, metav1.StatusReasonMethodNotAllowed, "^the server does not allow this method on the requested resource"},
+		{"POST /openapi/v2", "POST", "/openapi/v2", "application/json", `{}`, 405, metav1.StatusReasonMethodNotAllowed, "^the server does not allow this method on the requested resource"},
+		{"POST /healthz", "POST", "/healthz", "", ``, 405, metav1.StatusReasonMethodNotAllowed, "^the server does not allow this method on the requested resource"},
+		{"DELETE /apis/apps/v1", "DELETE", "/apis/apps/v1", "", ``, 405, metav1.StatusReasonMethodNotAllowed, "^the server does not allow this method on the requested resource"},
+		{"PATCH /apis", "PATCH", "/apis", "application/merge-patch+json", `{}`, 405, metav1.StatusReasonMethodNotAllowed, "^the server does not allow this method on the requested resource"},
+		{"POST to an unserved path", "POST", "/version/x", "", ``, 404, metav1.StatusReasonNotFound, "could not find"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -251,5 +269,115 @@ func TestBadRequestsGetStatuses(t *testing.T) {
 				t.Fatalf("got %d %s %q, want %d %s containing %q", code, st.Reason, st.Message, c.code, c.reason, c.message)
 			}
 		})
+	}
+}
+
+// TestNotAcceptableBeforeSideEffects: a request whose Accept header names no
+// form the server writes gets a 406 before it does anything, for every verb
+// and subresource, as kube-apiserver negotiates the response first.
+func TestNotAcceptableBeforeSideEffects(t *testing.T) {
+	srv := apiservertest.Start(t)
+	const pods = "/api/v1/namespaces/default/pods"
+	const deployments = "/apis/apps/v1/namespaces/default/deployments"
+	mustCreate := func(path, body string) {
+		if code, _, st := request(t, srv, "POST", path, map[string]string{"Content-Type": "application/json"}, []byte(body)); code != http.StatusCreated {
+			t.Fatalf("POST %s: %d %s", path, code, st.Message)
+		}
+	}
+	mustCreate(pods, `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}`)
+	d, _ := json.Marshal(obj("apps/v1", "Deployment", "d", map[string]any{"spec": workloadSpec("d")}))
+	mustCreate(deployments, string(d))
+	mustCreate("/api/v1/namespaces/default/configmaps", `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"cm"}}`)
+	get := func(path string) map[string]any {
+		t.Helper()
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var o map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&o); err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %v", path, resp.StatusCode, err)
+		}
+		return o
+	}
+	before := map[string]map[string]any{
+		pods + "/p":        get(pods + "/p"),
+		deployments + "/d": get(deployments + "/d"),
+		"/api/v1/namespaces/default/configmaps/cm": get("/api/v1/namespaces/default/configmaps/cm"),
+	}
+
+	cases := []struct {
+		name, method, path, contentType, body string
+	}{
+		{"create", "POST", pods, "application/json", `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"q"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}`},
+		{"update", "PUT", pods + "/p", "application/json", `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","labels":{"changed":"yes"}},"spec":{"containers":[{"name":"c","image":"busybox"}]}}`},
+		{"merge patch", "PATCH", pods + "/p", "application/merge-patch+json", `{"metadata":{"labels":{"changed":"yes"}}}`},
+		{"server-side apply", "PATCH", pods + "/p?fieldManager=t", "application/apply-patch+yaml", `{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","labels":{"changed":"yes"}}}`},
+		{"status patch", "PATCH", pods + "/p/status", "application/merge-patch+json", `{"status":{"phase":"Running"}}`},
+		{"binding", "POST", pods + "/p/binding", "application/json", `{"apiVersion":"v1","kind":"Binding","metadata":{"name":"p"},"target":{"kind":"Node","name":"n1"}}`},
+		{"scale", "PATCH", deployments + "/d/scale", "application/merge-patch+json", `{"spec":{"replicas":7}}`},
+		{"delete", "DELETE", pods + "/p", "", ``},
+		{"delete collection", "DELETE", "/api/v1/namespaces/default/configmaps", "", ``},
+		{"delete deployment", "DELETE", deployments + "/d", "", ``},
+		{"get", "GET", pods + "/p", "", ``},
+		{"list", "GET", pods, "", ``},
+		{"watch", "GET", pods + "?watch=true", "", ``},
+		{"discovery", "GET", "/api/v1", "", ``},
+		{"version", "GET", "/version", "", ``},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, _, st := request(t, srv, c.method, c.path, map[string]string{"Content-Type": c.contentType, "Accept": "application/xml"}, []byte(c.body))
+			if code != http.StatusNotAcceptable || st.Reason != metav1.StatusReasonNotAcceptable {
+				t.Fatalf("got %d %s %q, want 406 NotAcceptable", code, st.Reason, st.Message)
+			}
+		})
+	}
+	if code, _, _ := request(t, srv, "GET", pods+"/q", nil, nil); code != http.StatusNotFound {
+		t.Errorf("the refused create made pod q (GET: %d)", code)
+	}
+	for path, want := range before {
+		if got := get(path); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s changed under refused requests:\n got %v\nwant %v", path, got, want)
+		}
+	}
+	// What a client accepting JSON among others gets is unchanged.
+	if code, _, st := request(t, srv, "POST", pods, map[string]string{"Content-Type": "application/json", "Accept": "application/xml, application/json"},
+		[]byte(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"q"},"spec":{"containers":[{"name":"c","image":"busybox"}]}}`)); code != http.StatusCreated {
+		t.Fatalf("create accepting JSON second: %d %s", code, st.Message)
+	}
+}
+
+// TestNonResourcePathsAnswerGET: paths outside the resource API answer GET,
+// HEAD where kube-apiserver does, and 405 otherwise (TestBadRequestsGetStatuses
+// has the writes).
+func TestNonResourcePathsAnswerGET(t *testing.T) {
+	srv := apiservertest.Start(t)
+	cases := []struct {
+		method, path string
+		code         int
+	}{
+		{"GET", "/version", 200}, {"HEAD", "/version", 405},
+		{"GET", "/api", 200}, {"HEAD", "/api", 405},
+		{"GET", "/api/v1", 200}, {"HEAD", "/api/v1", 405},
+		{"GET", "/apis/apps/v1", 200}, {"HEAD", "/apis/apps/v1", 405},
+		{"GET", "/apis", 200}, {"HEAD", "/apis", 200},
+		{"GET", "/apis/apps", 200}, {"HEAD", "/apis/apps", 200},
+		{"GET", "/healthz", 200}, {"HEAD", "/healthz", 200},
+		{"HEAD", "/livez", 200}, {"HEAD", "/readyz", 200},
+		{"GET", "/metrics", 200}, {"HEAD", "/metrics", 200},
+		{"GET", "/openapi/v2", 200}, {"HEAD", "/openapi/v2", 200},
+		{"GET", "/openapi/v3", 200}, {"OPTIONS", "/openapi/v3", 405},
+		{"HEAD", "/apis/example.com", 404},
+	}
+	for _, c := range cases {
+		code, header, _ := request(t, srv, c.method, c.path, nil, nil)
+		if code != c.code {
+			t.Errorf("%s %s: %d, want %d", c.method, c.path, code, c.code)
+		}
+		if code == http.StatusMethodNotAllowed && !strings.HasPrefix(header.Get("Allow"), "GET") {
+			t.Errorf("%s %s: 405 with Allow %q", c.method, c.path, header.Get("Allow"))
+		}
 	}
 }
