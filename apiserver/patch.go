@@ -78,6 +78,10 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, res *api.Resource
 	return nil
 }
 
+// maxJSONPatchOperations bounds the operations of one JSON patch, as
+// kube-apiserver does: each is applied to the whole object in turn.
+const maxJSONPatchOperations = 10000
+
 // patcher checks a patch document and returns the function that applies it
 // to an object's JSON.
 func patcher(pt types.PatchType, patch []byte, res *api.Resource) (func([]byte) ([]byte, error), error) {
@@ -86,6 +90,10 @@ func patcher(pt types.PatchType, patch []byte, res *api.Resource) (func([]byte) 
 		p, err := jsonpatch.DecodePatch(patch)
 		if err != nil {
 			return nil, apierrors.NewBadRequest(fmt.Sprintf("invalid JSON patch: %v", err))
+		}
+		if len(p) > maxJSONPatchOperations {
+			return nil, apierrors.NewRequestEntityTooLargeError(fmt.Sprintf(
+				"The allowed maximum operations in a JSON patch is %d, got %d", maxJSONPatchOperations, len(p)))
 		}
 		return func(cur []byte) ([]byte, error) {
 			out, err := p.Apply(cur)

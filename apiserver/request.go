@@ -35,9 +35,11 @@ func parseListParams(r *http.Request, res *api.Resource, info requestInfo) (list
 	q := r.URL.Query()
 	var p listParams
 	if s := q.Get("labelSelector"); s != "" {
+		// apimachinery's parser, as kube-apiserver's: its errors are the
+		// message, and "a in ()" is valid syntax for a in ("").
 		sel, err := labels.Parse(s)
 		if err != nil {
-			return p, apierrors.NewBadRequest(fmt.Sprintf("unable to parse requirement: %v", err))
+			return p, apierrors.NewBadRequest(err.Error())
 		}
 		p.predicate.Label = sel
 	}
@@ -53,7 +55,7 @@ func parseListParams(r *http.Request, res *api.Resource, info requestInfo) (list
 	if fieldSel != "" {
 		sel, err := fields.ParseSelector(fieldSel)
 		if err != nil {
-			return p, apierrors.NewBadRequest(fmt.Sprintf("invalid field selector: %v", err))
+			return p, apierrors.NewBadRequest(err.Error())
 		}
 		supported := res.FieldLabels()
 		for _, req := range sel.Requirements() {

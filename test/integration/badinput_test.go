@@ -16,7 +16,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
 
 	"github.com/shepherd-lab/shepherd/apiserver/apiservertest"
 )
@@ -185,6 +188,9 @@ func TestBadRequestsGetStatuses(t *testing.T) {
 	// Under the 3 MiB body limit, over the 1.5 MiB an object may take in etcd.
 	twoMB := strings.Repeat("x", 2000000)
 	hugePod := fmt.Sprintf(`{"apiVersion":"v1","kind":"Pod","metadata":{"name":"huge"},"spec":{"containers":[{"name":"c","image":"busybox","command":[%q]}]}}`, twoMB)
+	jsonPatch := func(ops int) string {
+		return "[" + strings.TrimSuffix(strings.Repeat(`{"op":"test","path":"/metadata/name","value":"p"},`, ops), ",") + "]"
+	}
 	continueToken := func(start string) string {
 		data, _ := json.Marshal(map[string]any{"v": "meta.k8s.io/v1", "rv": 1, "start": start})
 		return base64.RawURLEncoding.EncodeToString(data)
@@ -235,6 +241,15 @@ func TestBadRequestsGetStatuses(t *testing.T) {
 		{"patch too large to store", "PATCH", deployments + "/d", "application/merge-patch+json",
 			fmt.Sprintf(`{"spec":{"template":{"spec":{"containers":[{"name":"c","image":"busybox","command":[%q]}]}}}}`, twoMB),
 			413, metav1.StatusReasonRequestEntityTooLarge, "limit is 1572864"},
+		{"JSON patch of too many operations", "PATCH", pods + "/p", "application/json-patch+json", jsonPatch(20000), 413, metav1.StatusReasonRequestEntityTooLarge,
+			"The allowed maximum operations in a JSON patch is 10000, got 20000"},
+
+		// Selectors: apimachinery's parse errors are the message, as in kube-apiserver.
+		{"malformed label selector", "GET", pods + "?labelSelector=x%3D(", "", ``, 400, metav1.StatusReasonBadRequest, "^unable to parse requirement: found '(', expected: identifier"},
+		{"label selector with an empty key", "GET", pods + "?labelSelector=a,,b", "", ``, 400, metav1.StatusReasonBadRequest, "^found ',', expected: identifier after ','"},
+		{"malformed field selector", "GET", pods + "?fieldSelector=a!b", "", ``, 400, metav1.StatusReasonBadRequest, "^invalid selector: 'a!b'; can't understand 'a!b'"},
+		{"field selector without a field", "GET", pods + "?fieldSelector=%3Db", "", ``, 400, metav1.StatusReasonBadRequest, "^field label not supported: "},
+		{"unsupported field label", "GET", pods + "?fieldSelector=spec.bogus%3D1", "", ``, 400, metav1.StatusReasonBadRequest, "field label not supported: spec.bogus"},
 
 		{"continue token leaving its list", "GET", pods + "?limit=1&continue=" + continueToken("../secrets/"), "", ``, 400, metav1.StatusReasonBadRequest, "^invalid continue token: continue key is not valid: ../secrets/"},
 		{"continue token with a dot segment", "GET", pods + "?limit=1&continue=" + continueToken("a/./b"), "", ``, 400, metav1.StatusReasonBadRequest, "invalid continue token"},
@@ -379,5 +394,58 @@ func TestNonResourcePathsAnswerGET(t *testing.T) {
 		if code == http.StatusMethodNotAllowed && !strings.HasPrefix(header.Get("Allow"), "GET") {
 			t.Errorf("%s %s: 405 with Allow %q", c.method, c.path, header.Get("Allow"))
 		}
+	}
+}
+
+// TestInputKubernetesAccepts: input that looks wrong but that kube-apiserver
+// 1.32 accepts, answered as it does.
+func TestInputKubernetesAccepts(t *testing.T) {
+	srv := apiservertest.Start(t)
+	ctx := testCtx(t)
+	cs, err := kubernetes.NewForConfig(srv.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods := cs.CoreV1().Pods("default")
+
+	// A negative terminationGracePeriodSeconds is stored as 1.
+	p := newPod("negative-grace", map[string]string{"a": ""})
+	p.Spec.TerminationGracePeriodSeconds = ptr.To[int64](-5)
+	created, err := pods.Create(ctx, p, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("create with a negative grace period: %v", err)
+	}
+	if g := created.Spec.TerminationGracePeriodSeconds; g == nil || *g != 1 {
+		t.Fatalf("created with grace %v, want 1", g)
+	}
+	if _, err := pods.Create(ctx, newPod("other", map[string]string{"a": "x"}), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// "a in ()" is apimachinery's selector syntax for a in (""): the empty
+	// value, which kube-apiserver's parser documents as valid.
+	list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: "a in ()"})
+	if err != nil {
+		t.Fatalf("list with a in (): %v", err)
+	}
+	if len(list.Items) != 1 || list.Items[0].Name != "negative-grace" {
+		t.Fatalf("a in () listed %d pods, want the one labelled a=\"\"", len(list.Items))
+	}
+	if list, err := pods.List(ctx, metav1.ListOptions{LabelSelector: "a notin ()"}); err != nil || len(list.Items) != 1 || list.Items[0].Name != "other" {
+		t.Fatalf("a notin (): %v, %v", list, err)
+	}
+
+	// A namespace no object can be in is a namespace that does not exist.
+	if code, _, st := request(t, srv, "GET", "/api/v1/namespaces/%00/pods", nil, nil); code != http.StatusOK {
+		t.Fatalf("list in namespace %%00: %d %s", code, st.Message)
+	}
+	if code, _, _ := request(t, srv, "GET", "/api/v1/namespaces/%00/pods/negative-grace", nil, nil); code != http.StatusNotFound {
+		t.Fatalf("get in namespace %%00: %d, want 404", code)
+	}
+
+	// A JSON patch of exactly the most operations allowed applies.
+	ops := "[" + strings.TrimSuffix(strings.Repeat(`{"op":"test","path":"/metadata/name","value":"other"},`, 10000), ",") + "]"
+	if _, err := pods.Patch(ctx, "other", types.JSONPatchType, []byte(ops), metav1.PatchOptions{}); err != nil {
+		t.Fatalf("JSON patch of 10000 operations: %v", err)
 	}
 }
