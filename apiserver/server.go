@@ -369,7 +369,7 @@ func (s *Server) serveStatus(w http.ResponseWriter, r *http.Request, res *api.Re
 // Kubernetes serves there.
 func (s *Server) serveFinalize(w http.ResponseWriter, r *http.Request, res *api.Resource, info requestInfo) error {
 	if info.Verb != "update" {
-		return methodNotAllowed(info.Verb, info)
+		return methodNotAllowed()
 	}
 	return s.update(w, r, res, info, finalizePart)
 }
