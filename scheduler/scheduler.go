@@ -295,15 +295,19 @@ func (s *Scheduler) bind(ctx context.Context, qp *queuedPod, node string, start 
 		s.forgetFailure(pod.UID)
 		s.events.Record(api.Pods, bound, corev1.EventTypeNormal, "Scheduled",
 			fmt.Sprintf("Successfully assigned %s/%s to %s", pod.Namespace, pod.Name, node))
-	case errors.Is(err, storage.ErrConflict), errors.Is(err, storage.ErrNotFound),
-		apierrors.IsForbidden(err), apierrors.IsNotFound(err):
+	case errors.Is(err, storage.ErrConflict), errors.Is(err, storage.ErrNotFound):
 		// The pod changed (or went) since the decision: the informer brings
-		// its new version, which is decided on afresh if still pending. Or
-		// admission refused (its namespace is being deleted): the
-		// namespace controller deletes the pod.
+		// its new version, which is decided on afresh if still pending.
 		s.cache.forget(qp.pi.Key)
 		s.queue.Done(qp.pi.Key)
 		s.log.Debug("binding lost a race", "pod", qp.pi.Key, "node", node, "err", err)
+	case apierrors.IsForbidden(err), apierrors.IsNotFound(err):
+		// Admission refused: its namespace is being deleted (or gone), and
+		// the namespace controller deletes the pod. Not retried.
+		s.cache.forget(qp.pi.Key)
+		s.observeAttempt("error", start)
+		s.queue.Done(qp.pi.Key)
+		s.log.Info("binding refused", "pod", qp.pi.Key, "node", node, "err", err)
 	default:
 		s.cache.forget(qp.pi.Key)
 		s.observeAttempt("error", start)

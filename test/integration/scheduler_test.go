@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -416,4 +417,62 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// A pending pod whose namespace is being deleted is not bound: the
+// binding passes admission like every write, and NamespaceLifecycle
+// refuses creates (pods/binding included) there, as in Kubernetes. The
+// refusal counts as an error attempt and is not retried; the namespace
+// controller deletes the pod.
+func TestSchedulerDoesNotBindInTerminatingNamespaces(t *testing.T) {
+	srv := apiservertest.Start(t)
+	c := srv.Client
+	ctx := testCtx(t)
+	if _, err := c.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "leaving"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ns := range []string{"leaving", "default"} {
+		if _, err := c.CoreV1().Pods(ns).Create(ctx, newPod("p", nil), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// No namespace controller runs here: the namespace stays Terminating
+	// with its pod in it.
+	if err := c.CoreV1().Namespaces().Delete(ctx, "leaving", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	addNode(t, c, "n1", "4", "8Gi", nil)
+	reg := prometheus.NewRegistry()
+	runScheduler(t, srv, scheduler.Options{LeaderElect: false, Registry: reg})
+	waitPod(t, c, "p", "bound", isBound) // default/p: the scheduler works
+	waitFor(t, "the refused binding counted as an error", func() bool {
+		return counterValue(t, reg, "scheduler_schedule_attempts_total", "result", "error") >= 1
+	})
+	p, err := c.CoreV1().Pods("leaving").Get(ctx, "p", metav1.GetOptions{})
+	if err != nil || p.Spec.NodeName != "" {
+		t.Fatalf("pod in a terminating namespace: %v, bound to %q", err, p.Spec.NodeName)
+	}
+}
+
+// counterValue sums the samples of a counter whose label has value.
+func counterValue(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					sum += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return sum
 }

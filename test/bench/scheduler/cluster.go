@@ -105,9 +105,17 @@ func (b *bench) stop() {
 	b.cleanups = nil
 }
 
-// populate writes the nodes, their leases and the placed pods straight to
-// etcd, as the apiserver would store them.
+// populate writes the namespaces the apiserver would have made, the
+// nodes, their leases and the placed pods straight to etcd, as the
+// apiserver would store them. (The scheduler's admission refuses to bind
+// a pod whose namespace does not exist, as Kubernetes' does.)
 func (b *bench) populate(ctx context.Context, res *results) error {
+	namespaces := []string{podNamespace, corev1.NamespaceNodeLease}
+	if err := createAll(ctx, b.store, api.Namespaces, len(namespaces), maxBatch, 1, func(i int) runtime.Object {
+		return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespaces[i]}}
+	}, nil); err != nil {
+		return err
+	}
 	now := metav1.NewMicroTime(time.Now())
 	steps := []struct {
 		took    *time.Duration
