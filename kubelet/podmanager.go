@@ -101,11 +101,16 @@ func (m *podManager) update(pod *corev1.Pod) {
 		w = newPodWorker(m, pod.UID, m.adopted[pod.UID])
 		delete(m.adopted, pod.UID)
 		m.workers[pod.UID] = w
+		// The pod before the goroutine: a worker's first sync must never
+		// find it missing, or it tears the pod down as one that went and
+		// forgets it, and a pod nothing changes again never starts.
+		w.setPod(pod)
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
 			w.run(m.ctx)
 		}()
+		return
 	}
 	w.setPod(pod)
 }

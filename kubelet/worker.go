@@ -180,6 +180,11 @@ func (w *podWorker) sync(ctx context.Context) (bool, time.Duration) {
 	w.mu.Lock()
 	pod, gone := w.pod, w.gone
 	w.mu.Unlock()
+	if pod == nil && !gone {
+		// Not given its pod yet (the podManager gives it before the first
+		// sync): nothing to do, and nothing to tear down.
+		return false, w.k.cfg.ResyncInterval
+	}
 	if gone || pod == nil || pod.DeletionTimestamp != nil {
 		return w.terminate(ctx, pod, gone), time.Second
 	}
