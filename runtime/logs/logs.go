@@ -5,8 +5,10 @@
 //
 // The tag is F for a full line and P for a partial one: a line longer than
 // MaxLine is split into P records and ends with an F record. An unterminated
-// last fragment is written as F when its stream closes. Readers join P
-// records up to the next F record.
+// last fragment is written as P when its stream closes, as containerd does,
+// so that readers give it back without a newline the program never wrote
+// (`echo -n DONE` logs "DONE"). Readers join P records up to the next F
+// record, and print a trailing run of P records as it is.
 // This is the format kubelets read and `kubectl logs` expects to see through
 // them; this package imports only the standard library because the
 // container monitor, whose start-up time matters, writes through it.
@@ -113,7 +115,8 @@ func (s *streamWriter) flushFull() {
 
 func (s *streamWriter) Close() error {
 	if len(s.buf) > 0 {
-		s.flushFull()
+		s.w.record(s.name, 'P', s.buf)
+		s.buf = s.buf[:0]
 	}
 	return s.w.Err()
 }

@@ -31,9 +31,53 @@ func TestWriterRecords(t *testing.T) {
 		"2026-11-23T10:00:02Z stderr F oops\n" +
 		"2026-11-23T10:00:03Z stdout F world\n" +
 		"2026-11-23T10:00:04Z stdout F \n" +
-		"2026-11-23T10:00:05Z stdout F no newline\n"
+		"2026-11-23T10:00:05Z stdout P no newline\n"
 	if buf.String() != want {
 		t.Fatalf("got\n%s\nwant\n%s", buf.String(), want)
+	}
+}
+
+// A program's last output without a newline (`echo -n DONE`) reads back
+// as it was written, with no newline added: the CRI log keeps it as a
+// partial record, as containerd does, and readers print a trailing partial
+// run as it is (Kubernetes' termination message from the log, `kubectl
+// logs`, compare it byte for byte).
+func TestUnterminatedLastLineReadsBackAsWritten(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "0.log")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := NewWriter(f)
+	w.now = fixedClock()
+	out, errs := w.Stream(Stdout), w.Stream(Stderr)
+	out.Write([]byte("first\nDO"))
+	errs.Write([]byte("warn"))
+	out.Write([]byte("NE"))
+	out.Close()
+	errs.Close()
+	f.Close()
+	for _, tc := range []struct {
+		name         string
+		o            ReadOptions
+		stdout, errw string
+	}{
+		{"all", ReadOptions{Tail: -1}, "first\nDONE", "warn"},
+		// A trailing partial run is the last line (stdout's and stderr's
+		// unterminated ends together, as the records interleave).
+		{"tail 1", ReadOptions{Tail: 1}, "DONE", "warn"},
+		{"tail 2", ReadOptions{Tail: 2}, "first\nDONE", "warn"},
+		{"timestamps", ReadOptions{Tail: -1, Timestamps: true},
+			"2026-11-23T10:00:01Z first\n2026-11-23T10:00:02Z DONE", "2026-11-23T10:00:03Z warn"},
+		{"follow, the writer done", ReadOptions{Tail: -1, Follow: true, Done: func() bool { return true }}, "first\nDONE", "warn"},
+	} {
+		var o, e bytes.Buffer
+		if err := Read(context.Background(), path, tc.o, &o, &e); err != nil {
+			t.Fatal(err)
+		}
+		if o.String() != tc.stdout || e.String() != tc.errw {
+			t.Errorf("%s: stdout %q stderr %q, want %q and %q", tc.name, o.String(), e.String(), tc.stdout, tc.errw)
+		}
 	}
 }
 

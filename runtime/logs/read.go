@@ -94,7 +94,7 @@ func Read(ctx context.Context, path string, o ReadOptions, stdout, stderr io.Wri
 	if _, err := f.Seek(start, io.SeekStart); err != nil {
 		return err
 	}
-	p := printer{o: o, out: map[string]io.Writer{Stdout: stdout, Stderr: stderr}, partial: map[string][]byte{}}
+	p := printer{o: o, out: map[string]io.Writer{Stdout: stdout, Stderr: stderr}, partial: map[string][]byte{}, partialAt: map[string]time.Time{}}
 	r := bufio.NewReaderSize(f, 64*1024)
 	var pending []byte // a record not yet ended by a newline
 	poll := o.Poll
@@ -125,11 +125,11 @@ func Read(ctx context.Context, path string, o ReadOptions, stdout, stderr io.Wri
 				o.Follow = false
 				continue
 			}
-			return nil
+			return p.flushPartial()
 		}
 		select {
 		case <-ctx.Done():
-			return nil
+			return p.flushPartial()
 		case <-time.After(poll):
 		}
 	}
@@ -139,6 +139,8 @@ type printer struct {
 	o       ReadOptions
 	out     map[string]io.Writer
 	partial map[string][]byte
+	// partialAt is when each stream's pending partial line was logged.
+	partialAt map[string]time.Time
 }
 
 func (p *printer) line(b []byte) error {
@@ -153,19 +155,43 @@ func (p *printer) line(b []byte) error {
 		return nil
 	}
 	if e.Partial {
+		if len(p.partial[e.Stream]) == 0 {
+			p.partialAt[e.Stream] = e.Time
+		}
 		p.partial[e.Stream] = append(p.partial[e.Stream], e.Content...)
 		return nil
 	}
 	content := append(p.partial[e.Stream], e.Content...)
 	p.partial[e.Stream] = content[:0]
+	return p.print(e.Stream, e.Time, content, true)
+}
+
+// flushPartial prints what is left of lines that never ended: the last
+// output of a program that did not end it with a newline, printed without
+// one.
+func (p *printer) flushPartial() error {
+	for _, stream := range []string{Stdout, Stderr} {
+		if content := p.partial[stream]; len(content) > 0 {
+			p.partial[stream] = content[:0]
+			if err := p.print(stream, p.partialAt[stream], content, false); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (p *printer) print(stream string, at time.Time, content []byte, newline bool) error {
 	var out []byte
 	if p.o.Timestamps {
-		out = e.Time.AppendFormat(out, time.RFC3339Nano)
+		out = at.AppendFormat(out, time.RFC3339Nano)
 		out = append(out, ' ')
 	}
 	out = append(out, content...)
-	out = append(out, '\n')
-	_, err = p.out[e.Stream].Write(out)
+	if newline {
+		out = append(out, '\n')
+	}
+	_, err := p.out[stream].Write(out)
 	return err
 }
 

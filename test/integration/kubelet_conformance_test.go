@@ -181,6 +181,10 @@ func TestKubeletTerminationMessages(t *testing.T) {
 	env.create(t, ctx, env.pod("fallback", corev1.RestartPolicyNever, "echo first; echo from-logs; exit 1", func(p *corev1.Pod) {
 		p.Spec.Containers[0].TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
 	}))
+	// The conformance test's case: the log's last line has no newline.
+	env.create(t, ctx, env.pod("fallback-unterminated", corev1.RestartPolicyNever, "echo -n DONE; false", func(p *corev1.Pod) {
+		p.Spec.Containers[0].TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
+	}))
 	env.create(t, ctx, env.pod("fallback-ok", corev1.RestartPolicyNever, "echo not a message", func(p *corev1.Pod) {
 		p.Spec.Containers[0].TerminationMessagePolicy = corev1.TerminationMessageFallbackToLogsOnError
 	}))
@@ -206,6 +210,9 @@ func TestKubeletTerminationMessages(t *testing.T) {
 	}
 	if m := message("fallback", corev1.PodFailed); m != "first\nfrom-logs\n" {
 		t.Errorf("fallback to logs: message %q", m)
+	}
+	if m := message("fallback-unterminated", corev1.PodFailed); m != "DONE" {
+		t.Errorf("fallback to a log without a final newline: message %q, want \"DONE\"", m)
 	}
 	if m := message("fallback-ok", corev1.PodSucceeded); m != "" {
 		t.Errorf("fallback to logs on success: message %q, want none", m)
