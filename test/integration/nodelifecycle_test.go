@@ -186,19 +186,7 @@ func TestNodeLifecycleUnreachableNode(t *testing.T) {
 
 func evictionsTotal(t *testing.T, reg *prometheus.Registry) float64 {
 	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n float64
-	for _, mf := range mfs {
-		if mf.GetName() == "node_collector_evictions_total" {
-			for _, m := range mf.GetMetric() {
-				n += m.GetCounter().GetValue()
-			}
-		}
-	}
-	return n
+	return counterValue(t, reg, "node_collector_evictions_total", "", "")
 }
 
 // DefaultTolerationSeconds admission: a created pod tolerates not-ready

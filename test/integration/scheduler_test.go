@@ -454,7 +454,8 @@ func TestSchedulerDoesNotBindInTerminatingNamespaces(t *testing.T) {
 	}
 }
 
-// counterValue sums the samples of a counter whose label has value.
+// counterValue sums the samples of a counter whose label has value (every
+// sample when label is "").
 func counterValue(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
 	t.Helper()
 	families, err := reg.Gather()
@@ -467,10 +468,12 @@ func counterValue(t *testing.T, reg *prometheus.Registry, name, label, value str
 			continue
 		}
 		for _, m := range f.GetMetric() {
+			match := label == ""
 			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					sum += m.GetCounter().GetValue()
-				}
+				match = match || l.GetName() == label && l.GetValue() == value
+			}
+			if match {
+				sum += m.GetCounter().GetValue()
 			}
 		}
 	}
