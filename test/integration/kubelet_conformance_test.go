@@ -240,7 +240,9 @@ func TestKubeletFSGroupVolumes(t *testing.T) {
 			SecretName: "sec", DefaultMode: ptr.To(int32(0o440))}}}}
 		p.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "sec", MountPath: "/etc/secret"}}
 	}))
-	if out := env.succeededLogs(t, "fsgroup"); out != "1000\n2000 440\nvalue-1\n" {
+	// cat prints the file as it is: without a final newline, as the
+	// secret's value has none.
+	if out := env.succeededLogs(t, "fsgroup"); out != "1000\n2000 440\nvalue-1" {
 		t.Errorf("output %q, want uid 1000 reading a 0440 file of group 2000", out)
 	}
 }
